@@ -1,0 +1,51 @@
+# The README's two commands: `make run` and `make test` (plus `make bench`).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/skilllink
+
+.PHONY: run test bench lint format migrate seed assets venv clean
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+venv: $(BIN)/.installed
+assets: node_modules/.package-lock.json
+
+# Development server: SQLite and the in-memory channel layer unless DATABASE_URL /
+# REDIS_URL say otherwise. The sweep loop runs inside the server process.
+run: venv assets
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py seed_demo
+	@echo "SkillLink on http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
+	DEBUG=$${DEBUG:-1} $(BIN)/daphne -b $(HOST) -p $(PORT) skilllink.asgi:application
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# Lint, then the suite on SQLite; under CI=true again on PostgreSQL.
+test: venv assets lint
+	DEBUG=1 $(BIN)/pytest
+	@if [ "$$CI" = "true" ] || [ -n "$$TEST_POSTGRES" ]; then \
+		echo "== again on PostgreSQL ($(PG_TEST_URL))"; \
+		DEBUG=1 DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest; \
+	fi
+
+bench: venv assets
+	DEBUG=1 $(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) node_modules staticfiles test-db.sqlite3

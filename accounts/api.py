@@ -1,0 +1,191 @@
+"""REST API for accounts: registration, tokens, the current user, notifications."""
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+
+from accounts import selectors, services
+from accounts.services import ROLES
+from skilllink.ratelimit import client_ip
+
+
+class ErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), required=False
+    )
+
+
+class RegisterApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    class RegisterInputSerializer(serializers.Serializer):
+        username = serializers.CharField(max_length=150)
+        email = serializers.CharField(max_length=254)
+        password = serializers.CharField(max_length=128, style={"input_type": "password"})
+        role = serializers.ChoiceField(choices=sorted(ROLES))
+        timezone = serializers.CharField(max_length=64, required=False, default="UTC")
+
+    class RegisterOutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        username = serializers.CharField()
+        email = serializers.CharField()
+        role = serializers.CharField()
+        timezone = serializers.CharField()
+
+    @extend_schema(
+        request=RegisterInputSerializer,
+        responses={201: RegisterOutputSerializer, 400: ErrorSerializer},
+        summary="Create an account",
+    )
+    def post(self, request):
+        data = self.RegisterInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.user_register(
+            username=data.validated_data["username"],
+            email=data.validated_data["email"],
+            password=data.validated_data["password"],
+            role=data.validated_data["role"],
+            timezone_name=data.validated_data["timezone"],
+        )
+        return Response(self.RegisterOutputSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class TokenApi(TokenObtainPairView):
+    """Exchange username and password for an access and a refresh token (rate-limited)."""
+
+    def post(self, request, *args, **kwargs):
+        services.login_attempt_register(
+            username=str(request.data.get("username", "")), client_ip=client_ip(request)
+        )
+        return super().post(request, *args, **kwargs)
+
+
+class TokenRefreshApi(TokenRefreshView):
+    pass
+
+
+class SubscriptionSummarySerializer(serializers.Serializer):
+    type = serializers.CharField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    bookings_limit = serializers.IntegerField(allow_null=True)
+    window_days = serializers.IntegerField()
+
+
+class MeApi(APIView):
+    class MeOutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        username = serializers.CharField()
+        email = serializers.CharField()
+        role = serializers.CharField()
+        is_learner = serializers.BooleanField()
+        is_teacher = serializers.BooleanField()
+        is_staff = serializers.BooleanField()
+        timezone = serializers.CharField()
+        theme = serializers.CharField()
+        bio = serializers.CharField()
+        date_joined = serializers.DateTimeField()
+        subscription = serializers.SerializerMethodField()
+
+        def get_subscription(self, user) -> SubscriptionSummarySerializer:
+            return selectors.user_subscription_summary(user=user)
+
+    class MeInputSerializer(serializers.Serializer):
+        timezone = serializers.CharField(max_length=64, required=False)
+        theme = serializers.CharField(max_length=10, required=False)
+        bio = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+        role = serializers.CharField(max_length=10, required=False)
+        email = serializers.CharField(max_length=254, required=False)
+
+    @extend_schema(
+        responses={200: MeOutputSerializer, 401: ErrorSerializer}, summary="The current user"
+    )
+    def get(self, request):
+        return Response(self.MeOutputSerializer(request.user).data)
+
+    @extend_schema(
+        request=MeInputSerializer,
+        responses={200: MeOutputSerializer, 400: ErrorSerializer, 401: ErrorSerializer},
+        summary="Change timezone, theme, bio, role or email",
+    )
+    def patch(self, request):
+        data = self.MeInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        user = services.user_update_profile(
+            user=request.user,
+            timezone_name=fields.get("timezone"),
+            theme=fields.get("theme"),
+            bio=fields.get("bio"),
+            role=fields.get("role"),
+            email=fields.get("email"),
+        )
+        return Response(self.MeOutputSerializer(user).data)
+
+
+class NotificationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    title = serializers.CharField()
+    body = serializers.CharField()
+    url = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    read = serializers.BooleanField()
+
+
+class NotificationListApi(APIView):
+    class NotificationFilterSerializer(serializers.Serializer):
+        unread = serializers.BooleanField(required=False, default=False)
+        limit = serializers.IntegerField(required=False, default=50, min_value=1, max_value=200)
+
+    @extend_schema(
+        parameters=[NotificationFilterSerializer],
+        responses={200: NotificationSerializer(many=True)},
+        summary="My notifications, newest first",
+    )
+    def get(self, request):
+        filters = self.NotificationFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        notifications = selectors.notification_list(
+            user=request.user,
+            unread_only=filters.validated_data["unread"],
+            limit=filters.validated_data["limit"],
+        )
+        return Response(NotificationSerializer(notifications, many=True).data)
+
+
+class NotificationUnreadCountApi(APIView):
+    @extend_schema(
+        responses={200: inline_serializer("UnreadCount", {"count": serializers.IntegerField()})},
+        summary="How many of my notifications are unread",
+    )
+    def get(self, request):
+        return Response({"count": selectors.notification_unread_count(user=request.user)})
+
+
+class NotificationReadApi(APIView):
+    @extend_schema(
+        request=None,
+        responses={200: NotificationSerializer, 404: ErrorSerializer},
+        summary="Mark one notification read",
+    )
+    def post(self, request, notification_id: int):
+        notification = services.notification_mark_read(
+            user=request.user, notification_id=notification_id
+        )
+        return Response(NotificationSerializer(notification).data)
+
+
+class NotificationReadAllApi(APIView):
+    @extend_schema(
+        request=None,
+        responses={200: inline_serializer("ReadAll", {"marked": serializers.IntegerField()})},
+        summary="Mark all my notifications read",
+    )
+    def post(self, request):
+        return Response({"marked": services.notification_mark_all_read(user=request.user)})

@@ -1,0 +1,26 @@
+from django.urls import path
+
+from accounts import api
+
+urlpatterns = [
+    path("auth/register/", api.RegisterApi.as_view(), name="api-register"),
+    path("auth/token/", api.TokenApi.as_view(), name="api-token"),
+    path("auth/token/refresh/", api.TokenRefreshApi.as_view(), name="api-token-refresh"),
+    path("me/", api.MeApi.as_view(), name="api-me"),
+    path("notifications/", api.NotificationListApi.as_view(), name="api-notifications"),
+    path(
+        "notifications/unread-count/",
+        api.NotificationUnreadCountApi.as_view(),
+        name="api-notifications-unread-count",
+    ),
+    path(
+        "notifications/<int:notification_id>/read/",
+        api.NotificationReadApi.as_view(),
+        name="api-notification-read",
+    ),
+    path(
+        "notifications/read-all/",
+        api.NotificationReadAllApi.as_view(),
+        name="api-notifications-read-all",
+    ),
+]

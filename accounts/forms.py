@@ -1,0 +1,88 @@
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+
+from accounts.models import User, timezone_names
+from accounts.services import login_attempt_register
+from skilllink.errors import AppError
+from skilllink.ratelimit import client_ip
+
+ROLE_CHOICES = [
+    ("learner", "Learn — book sessions with teachers"),
+    ("teacher", "Teach — publish skills and open slots"),
+    ("both", "Both"),
+]
+
+
+def _timezone_choices() -> list[tuple[str, str]]:
+    return [(name, name.replace("_", " ")) for name in sorted(timezone_names())]
+
+
+class AppErrorFormMixin:
+    """Show a service's :class:`AppError` on the form: field errors where it names fields."""
+
+    def add_app_error(self, error: AppError) -> None:
+        if not error.fields:
+            self.add_error(None, error.detail)
+            return
+        for name, messages in error.fields.items():
+            field = name if name in self.fields else None
+            for message in messages:
+                self.add_error(field, message)
+
+
+class RegistrationForm(AppErrorFormMixin, forms.Form):
+    username = forms.CharField(
+        max_length=150,
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True}),
+    )
+    email = forms.EmailField(widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    password1 = forms.CharField(
+        label="Password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    password2 = forms.CharField(
+        label="Password again",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    role = forms.ChoiceField(
+        choices=ROLE_CHOICES, initial="learner", widget=forms.RadioSelect, label="I want to"
+    )
+    timezone = forms.ChoiceField(
+        choices=_timezone_choices,
+        initial="UTC",
+        label="Time zone",
+        help_text="Detected from your browser; times are shown in this zone.",
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("password1") and cleaned.get("password1") != cleaned.get("password2"):
+            self.add_error("password2", "The two passwords differ.")
+        return cleaned
+
+
+class ProfileForm(AppErrorFormMixin, forms.Form):
+    email = forms.EmailField()
+    role = forms.ChoiceField(choices=ROLE_CHOICES, widget=forms.RadioSelect, label="I want to")
+    timezone = forms.ChoiceField(choices=_timezone_choices, label="Time zone")
+    theme = forms.ChoiceField(choices=User.Theme.choices, label="Theme")
+    bio = forms.CharField(
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="What you know, how you teach, what you want to learn.",
+    )
+
+
+class RateLimitedLoginForm(AuthenticationForm):
+    """Django's login form, counting each attempt against the login rate limit first."""
+
+    def clean(self):
+        username = self.cleaned_data.get("username") or ""
+        try:
+            login_attempt_register(username=username, client_ip=client_ip(self.request))
+        except AppError as error:
+            raise forms.ValidationError(error.detail, code=error.code) from None
+        return super().clean()

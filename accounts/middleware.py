@@ -1,0 +1,25 @@
+import zoneinfo
+
+from django.utils import timezone
+
+from accounts.models import timezone_names
+
+
+class ViewerTimezoneMiddleware:
+    """Render times in the viewer's zone: the account's, else the browser's (``tz`` cookie)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        name = (
+            user.timezone
+            if user is not None and user.is_authenticated
+            else request.COOKIES.get("tz")
+        )
+        if name and name in timezone_names():
+            timezone.activate(zoneinfo.ZoneInfo(name))
+        else:
+            timezone.deactivate()
+        return self.get_response(request)

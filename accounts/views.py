@@ -1,0 +1,104 @@
+"""Pages for accounts: landing, registration, login, dashboard, profile, notifications."""
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from accounts import selectors, services
+from accounts.forms import ProfileForm, RateLimitedLoginForm, RegistrationForm
+from skilllink.errors import AppError
+
+
+def home(request):
+    if request.user.is_authenticated:
+        return redirect("accounts:dashboard")
+    return render(request, "accounts/home.html")
+
+
+@require_http_methods(["GET", "POST"])
+def register(request):
+    if request.user.is_authenticated:
+        return redirect("accounts:dashboard")
+    form = RegistrationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            user = services.user_register(
+                username=data["username"],
+                email=data["email"],
+                password=data["password1"],
+                role=data["role"],
+                timezone_name=data["timezone"],
+            )
+        except AppError as error:
+            form.add_app_error(error)
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, f"Welcome to SkillLink, {user.username}!")
+            return redirect("accounts:dashboard")
+    return render(request, "accounts/register.html", {"form": form})
+
+
+class SkillLinkLoginView(LoginView):
+    template_name = "accounts/login.html"
+    authentication_form = RateLimitedLoginForm
+    redirect_authenticated_user = True
+
+
+@login_required
+def dashboard(request):
+    user = request.user
+    context = {
+        "plan": selectors.user_subscription_summary(user=user),
+        "recent_notifications": selectors.notification_list(user=user, limit=5),
+        "teacher_skills": user.teacher_skills.select_related("skill") if user.is_teacher else [],
+    }
+    return render(request, "accounts/dashboard.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def profile(request):
+    user = request.user
+    initial = {
+        "email": user.email,
+        "role": user.role,
+        "timezone": user.timezone,
+        "theme": user.theme,
+        "bio": user.bio,
+    }
+    form = ProfileForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.user_update_profile(
+                user=user,
+                email=data["email"],
+                role=data["role"],
+                timezone_name=data["timezone"],
+                theme=data["theme"],
+                bio=data["bio"],
+            )
+        except AppError as error:
+            form.add_app_error(error)
+        else:
+            messages.success(request, "Your profile is saved.")
+            return redirect("accounts:profile")
+    return render(request, "accounts/profile.html", {"form": form})
+
+
+@login_required
+def notifications(request):
+    items = selectors.notification_list(user=request.user, limit=200)
+    return render(request, "accounts/notifications.html", {"notifications": items})
+
+
+@login_required
+@require_http_methods(["POST"])
+def notifications_read_all(request):
+    count = services.notification_mark_all_read(user=request.user)
+    messages.info(request, f"Marked {count} notification{'s' if count != 1 else ''} read.")
+    return redirect("accounts:notifications")

@@ -1,0 +1,156 @@
+// The bell: live unread count and list over /ws/notifications/, caught up from the API.
+import { api } from "./api.js";
+import { showToast } from "./shell.js";
+
+const bell = document.querySelector("[data-bell]");
+const badge = document.querySelector("[data-unread-count]");
+const button = document.querySelector("[data-bell-button]");
+const panel = document.querySelector("[data-bell-panel]");
+const list = document.querySelector("[data-bell-list]");
+let panelLoaded = false;
+
+const timeFormat = new Intl.DateTimeFormat(undefined, {
+  month: "short",
+  day: "numeric",
+  hour: "2-digit",
+  minute: "2-digit",
+  timeZone: document.body.dataset.timezone || undefined,
+});
+
+function setUnread(count) {
+  if (!badge) return;
+  badge.textContent = count > 99 ? "99+" : String(count);
+  badge.hidden = count <= 0;
+  document.body.dataset.unreadCount = String(count);
+}
+
+function renderItem(notification) {
+  const item = document.createElement("li");
+  item.className = `notification${notification.read ? "" : " unread"}`;
+  item.dataset.notificationId = notification.id;
+  const container = notification.url ? document.createElement("a") : document.createElement("div");
+  if (notification.url) container.href = notification.url;
+  const title = document.createElement("span");
+  title.className = "notification-title";
+  title.textContent = notification.title;
+  container.append(title);
+  if (notification.body) {
+    const body = document.createElement("span");
+    body.className = "notification-body";
+    body.textContent = notification.body;
+    container.append(body);
+  }
+  const time = document.createElement("time");
+  time.dateTime = notification.created_at;
+  time.textContent = timeFormat.format(new Date(notification.created_at));
+  container.append(time);
+  item.append(container);
+  if (!notification.read) {
+    item.addEventListener("click", () => markRead(notification.id, item));
+  }
+  return item;
+}
+
+async function markRead(id, item) {
+  try {
+    await api(`/api/notifications/${id}/read/`, { method: "POST" });
+    item.classList.remove("unread");
+  } catch (error) {
+    showToast(error.message, "error");
+  }
+}
+
+async function loadPanel() {
+  try {
+    const notifications = await api("/api/notifications/?limit=10");
+    list.replaceChildren();
+    if (notifications.length === 0) {
+      const empty = document.createElement("li");
+      empty.className = "empty-state small";
+      empty.textContent = "You're all caught up.";
+      list.append(empty);
+    }
+    for (const notification of notifications) list.append(renderItem(notification));
+    panelLoaded = true;
+  } catch (error) {
+    list.replaceChildren();
+    const failed = document.createElement("li");
+    failed.className = "empty-state small";
+    failed.textContent = `Could not load notifications: ${error.message}`;
+    list.append(failed);
+  }
+}
+
+function openPanel(open) {
+  panel.hidden = !open;
+  button.setAttribute("aria-expanded", String(open));
+  if (open) loadPanel();
+}
+
+button?.addEventListener("click", () => openPanel(panel.hidden));
+document.addEventListener("click", (event) => {
+  if (bell && !panel.hidden && !bell.contains(event.target)) openPanel(false);
+});
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && panel && !panel.hidden) {
+    openPanel(false);
+    button.focus();
+  }
+});
+document.querySelector("[data-mark-all-read]")?.addEventListener("click", async () => {
+  try {
+    await api("/api/notifications/read-all/", { method: "POST" });
+    for (const item of document.querySelectorAll(".notification.unread")) item.classList.remove("unread");
+    setUnread(0);
+  } catch (error) {
+    showToast(error.message, "error");
+  }
+});
+
+function prependToLiveLists(notification) {
+  for (const target of document.querySelectorAll("[data-live-notifications]")) {
+    target.querySelector("[data-empty]")?.remove();
+    target.prepend(renderItem(notification));
+    const limit = Number(target.dataset.liveLimit || 0);
+    while (limit && target.children.length > limit) target.lastElementChild.remove();
+  }
+  if (panelLoaded) {
+    list.querySelector(".empty-state")?.remove();
+    list.prepend(renderItem(notification));
+  }
+}
+
+// Socket with reconnection and exponential backoff (capped), reset after a good connection.
+let attempt = 0;
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(`${scheme}://${location.host}/ws/notifications/`);
+  socket.addEventListener("open", () => {
+    attempt = 0;
+    document.body.dataset.notificationsSocket = "open";
+  });
+  socket.addEventListener("message", (event) => {
+    const frame = JSON.parse(event.data);
+    if (frame.type === "unread") {
+      setUnread(frame.count);
+    } else if (frame.type === "notification") {
+      const current = Number(document.body.dataset.unreadCount || badge?.textContent || 0);
+      setUnread(current + 1);
+      prependToLiveLists(frame.notification);
+      showToast(frame.notification.title, "info", { href: frame.notification.url || undefined });
+      document.dispatchEvent(new CustomEvent("skilllink:notification", { detail: frame.notification }));
+    }
+  });
+  socket.addEventListener("close", (event) => {
+    document.body.dataset.notificationsSocket = "closed";
+    if (event.code === 4401) return; // logged out: nothing to reconnect to
+    const delay = Math.min(30000, 500 * 2 ** attempt) * (0.5 + Math.random() / 2);
+    attempt += 1;
+    setTimeout(connect, delay);
+  });
+}
+
+if (bell) {
+  setUnread(Number(badge?.textContent || 0));
+  connect();
+}
