@@ -125,7 +125,9 @@ def app_error_for(exc: Exception) -> AppError | None:
                 status=401,
             )
         return AppError(str(exc.detail), code="authentication_failed", status=401)
-    if isinstance(exc, (drf_exceptions.PermissionDenied, DjangoPermissionDenied)):
+    if isinstance(exc, drf_exceptions.PermissionDenied):
+        return Forbidden(str(exc.detail))
+    if isinstance(exc, DjangoPermissionDenied):
         return Forbidden("You do not have permission to do this.")
     if isinstance(exc, (drf_exceptions.NotFound, Http404)):
         return NotFound()

@@ -185,6 +185,7 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 
 if REDIS_URL:
     # Pub/sub layer: no per-channel capacity to silently drop group messages, and

@@ -1,0 +1,146 @@
+"""Site-wide promises: settings safety, API docs served locally, admin, demo data."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from accounts.models import Notification, Skill, TeacherSkill, User
+from accounts.services import notification_send
+from tests.factories import make_teacher
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _settings_in_subprocess(env: dict[str, str], expr: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY"}}
+    code = f"import skilllink.settings as s; print({expr})"
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env={**clean, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    result = _settings_in_subprocess({"DEBUG": "0"}, "s.SECRET_KEY")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_production_defaults_are_secure():
+    result = _settings_in_subprocess(
+        {"DEBUG": "0", "SECRET_KEY": "x" * 50},
+        "s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_SSL_REDIRECT, "
+        "s.SECURE_HSTS_SECONDS, s.ALLOWED_HOSTS, s.DEBUG",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True True True 31536000 [] False"
+
+
+def test_redis_url_selects_pubsub_layer_with_a_sized_pool():
+    result = _settings_in_subprocess(
+        {"DEBUG": "1", "REDIS_URL": "redis://127.0.0.1:6379/0", "REDIS_MAX_CONNECTIONS": "777"},
+        "s.CHANNEL_LAYERS['default']['BACKEND'], "
+        "s.CHANNEL_LAYERS['default']['CONFIG']['hosts'][0]['max_connections'], "
+        "s.CACHES['default']['BACKEND']",
+    )
+    assert result.stdout.split() == [
+        "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "777",
+        "django.core.cache.backends.redis.RedisCache",
+    ]
+
+
+def test_without_redis_the_in_memory_layer_is_used():
+    result = _settings_in_subprocess(
+        {"DEBUG": "1", "REDIS_URL": ""}, "s.CHANNEL_LAYERS['default']['BACKEND']"
+    )
+    assert result.stdout.strip() == "channels.layers.InMemoryChannelLayer"
+
+
+def test_postgres_url_is_parsed():
+    from skilllink.settings import database_from_url
+
+    db = database_from_url("postgres://app:s%40cret@db.internal:6543/skill?sslmode=require")
+    assert db["ENGINE"] == "django.db.backends.postgresql"
+    assert (db["USER"], db["PASSWORD"], db["HOST"], db["PORT"], db["NAME"]) == (
+        "app",
+        "s@cret",
+        "db.internal",
+        "6543",
+        "skill",
+    )
+    assert db["OPTIONS"] == {"sslmode": "require"}
+
+
+@pytest.mark.django_db
+def test_api_schema_and_docs_are_served_with_local_assets(client):
+    schema = client.get("/api/schema/")
+    assert schema.status_code == 200
+    text = schema.content.decode()
+    for path in ["/api/auth/register/", "/api/auth/token/", "/api/me/", "/api/notifications/"]:
+        assert path in text
+    docs = client.get("/api/docs/").content.decode()
+    assert "swagger-ui" in docs
+    external = [u for u in re.findall(r'(?:src|href)="([^"]+)"', docs) if "//" in u]
+    assert external == []
+
+
+def test_no_page_or_script_loads_anything_from_another_host():
+    pattern = re.compile(r"""(?:src|href)=["'](?:https?:)?//""")
+    offenders = []
+    for folder in ["templates", "static"]:
+        for path in (ROOT / folder).rglob("*"):
+            if path.suffix in {".html", ".js", ".css"} and pattern.search(path.read_text()):
+                offenders.append(str(path))
+    assert offenders == []
+
+
+@pytest.mark.django_db
+def test_every_model_has_a_working_admin_changelist(admin_client):
+    teacher = make_teacher()
+    skill = Skill.objects.create(name="Chess", slug="chess")
+    TeacherSkill.objects.create(teacher=teacher, skill=skill)
+    notification_send(user=teacher, kind="t", title="Hi")
+    for model in [User, Skill, TeacherSkill, Notification]:
+        meta = model._meta
+        url = f"/admin/{meta.app_label}/{meta.model_name}/"
+        assert admin_client.get(url).status_code == 200, url
+        assert admin_client.get(url, {"q": "a"}).status_code == 200, url
+
+
+@pytest.mark.django_db
+def test_seed_demo_is_idempotent(settings, capsys):
+    settings.DEBUG = True
+    call_command("seed_demo")
+    counts = (User.objects.count(), Skill.objects.count(), TeacherSkill.objects.count())
+    call_command("seed_demo")
+    assert (User.objects.count(), Skill.objects.count(), TeacherSkill.objects.count()) == counts
+    out = capsys.readouterr().out
+    assert "skilllink-demo-2026" in out
+    ada = User.objects.get(username="ada")
+    assert ada.is_teacher and ada.check_password("skilllink-demo-2026")
+    assert User.objects.get(username="admin").is_superuser
+
+
+@pytest.mark.django_db
+def test_seed_demo_refuses_in_production(settings):
+    from django.core.management.base import CommandError
+
+    settings.DEBUG = False
+    with pytest.raises(CommandError):
+        call_command("seed_demo")
+    assert not User.objects.exists()
+
+
+@pytest.mark.django_db
+def test_health(client):
+    assert client.get("/healthz/").json() == {"status": "ok"}
