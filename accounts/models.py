@@ -64,6 +64,10 @@ class User(AbstractUser):
         ]
 
     @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+    @property
     def role(self) -> str:
         if self.is_learner and self.is_teacher:
             return "both"

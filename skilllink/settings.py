@@ -41,8 +41,9 @@ def database_from_url(url: str) -> dict:
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": name,
-            # A file (not :memory:) so the browser tests' server process shares it.
-            "TEST": {"NAME": str(BASE_DIR / "test-db.sqlite3")},
+            # A file (not :memory:) so the browser tests' server process shares it;
+            # one per test process so parallel runs in one checkout do not collide.
+            "TEST": {"NAME": str(BASE_DIR / f"test-db-{os.getpid()}.sqlite3")},
             "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
         }
     if parsed.scheme in {"postgres", "postgresql"}:
@@ -55,6 +56,10 @@ def database_from_url(url: str) -> dict:
             "HOST": parsed.hostname or "",
             "PORT": str(parsed.port or ""),
             "CONN_MAX_AGE": int(os.environ.get("DATABASE_CONN_MAX_AGE", "0")),
+            # One test database per test process (parallel runs in one checkout).
+            "TEST": {
+                "NAME": f"test_{unquote(parsed.path.lstrip('/')) or 'skilllink'}_{os.getpid()}"
+            },
             "OPTIONS": options,
         }
     raise ImproperlyConfigured(f"DATABASE_URL scheme {parsed.scheme!r} is not supported.")

@@ -22,6 +22,14 @@ def require(condition: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+def skip_unless_postgres() -> None:
+    """For rules only PostgreSQL enforces; CI runs the suite on PostgreSQL too, so they run there."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL-only rule (the CI run on PostgreSQL covers it)")
+
+
 @pytest.fixture(autouse=True)
 def _isolated_state(settings):
     """Each test starts with the in-memory layer and an empty local cache (rate limits)."""
@@ -62,4 +70,4 @@ def auth_client(learner) -> APIClient:
     return client
 
 
-__all__ = ["IN_CI", "access_token_for", "override_settings", "require"]
+__all__ = ["IN_CI", "access_token_for", "override_settings", "require", "skip_unless_postgres"]

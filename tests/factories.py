@@ -34,3 +34,46 @@ def make_teacher(**kwargs) -> User:
 
 def make_learner(**kwargs) -> User:
     return make_user(role="learner", **kwargs)
+
+
+def make_skill(name: str = "Python"):
+    from django.utils.text import slugify
+
+    from accounts.models import Skill
+
+    skill, _ = Skill.objects.get_or_create(slug=slugify(name), defaults={"name": name})
+    return skill
+
+
+def make_teacher_with_skills(*skill_names: str, **kwargs) -> User:
+    from accounts.models import TeacherSkill
+
+    teacher = make_teacher(**kwargs)
+    for name in skill_names or ("Python",):
+        TeacherSkill.objects.create(teacher=teacher, skill=make_skill(name))
+    return teacher
+
+
+def in_future(*, days: int = 1, hours: int = 0, minutes: int = 0):
+    """A whole-hour moment in the future (so slot arithmetic stays readable)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    base = timezone.now().replace(minute=0, second=0, microsecond=0)
+    return base + timedelta(days=days, hours=hours, minutes=minutes)
+
+
+def make_slot(teacher, *, start=None, minutes: int = 60, skill_slug: str | None = None, now=None):
+    from datetime import timedelta
+
+    from scheduling.services.slots import slot_create
+
+    start = start or in_future()
+    return slot_create(
+        teacher=teacher,
+        start=start,
+        end=start + timedelta(minutes=minutes),
+        skill_slug=skill_slug,
+        now=now,
+    )

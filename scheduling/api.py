@@ -1,0 +1,444 @@
+"""REST API for scheduling: slots, teachers, bookings, matchmaking."""
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.api import ErrorSerializer
+from credits.selectors import rating_summary
+from scheduling import selectors, transitions
+from scheduling.models import Booking
+from scheduling.payloads import booking_payload, slot_payload
+from scheduling.services import bookings as booking_services
+from scheduling.services import matching, slots
+from skilllink.errors import ValidationFailed
+
+
+class UserZoneMixin:
+    """Read naive input times in the user's zone; render times with an offset."""
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if request.user.is_authenticated:
+            timezone.activate(request.user.zone)
+
+
+# --- Shapes (for the schema; responses are built by scheduling.payloads) ---------------
+
+
+class SkillRefSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+
+
+class UserRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+
+
+class SlotSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    teacher = serializers.IntegerField()
+    skill = SkillRefSerializer(allow_null=True)
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    status = serializers.ChoiceField(choices=["open", "requested", "booked", "past"])
+
+
+class BookingSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=Booking.Status.values)
+    slot = serializers.IntegerField(allow_null=True)
+    teacher = UserRefSerializer()
+    learner = UserRefSerializer()
+    skill = SkillRefSerializer(allow_null=True)
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    message = serializers.CharField()
+    reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    accepted_at = serializers.DateTimeField(allow_null=True)
+    started_at = serializers.DateTimeField(allow_null=True)
+    ended_at = serializers.DateTimeField(allow_null=True)
+    duration_seconds = serializers.IntegerField(allow_null=True)
+    counts_for_quota = serializers.BooleanField()
+
+
+# --- Slots ---------------------------------------------------------------------------
+
+
+class SlotListApi(UserZoneMixin, APIView):
+    class SlotFilterSerializer(serializers.Serializer):
+        teacher = serializers.IntegerField(required=False)
+        skill = serializers.SlugField(required=False)
+        start = serializers.DateTimeField(required=False)
+        end = serializers.DateTimeField(required=False)
+        mine = serializers.BooleanField(required=False, default=False)
+
+    class SlotCreateSerializer(serializers.Serializer):
+        start = serializers.DateTimeField()
+        end = serializers.DateTimeField()
+        skill = serializers.SlugField(required=False, allow_null=True, allow_blank=True)
+        repeat_weeks = serializers.IntegerField(required=False, default=1, min_value=1)
+
+    @extend_schema(
+        parameters=[SlotFilterSerializer],
+        responses={200: SlotSerializer(many=True)},
+        summary="Open slots (or, with mine=true, all of my own slots with their status)",
+    )
+    def get(self, request):
+        filters = self.SlotFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        f = filters.validated_data
+        if f["mine"]:
+            own = selectors.slots_of_teacher(
+                teacher=request.user, start=f.get("start"), end=f.get("end")
+            )
+            now = timezone.now()
+            return Response([slot_payload(s, status=selectors.slot_status(s, now)) for s in own])
+        open_slots = selectors.slots_list(
+            teacher_id=f.get("teacher"),
+            skill_slug=f.get("skill"),
+            start=f.get("start"),
+            end=f.get("end"),
+        )
+        return Response([slot_payload(s, status="open") for s in open_slots])
+
+    @extend_schema(
+        request=SlotCreateSerializer,
+        responses={201: SlotSerializer(many=True), 400: ErrorSerializer, 403: ErrorSerializer},
+        summary="Publish a slot (teachers only); repeat_weeks>1 publishes it weekly, all or nothing",
+    )
+    def post(self, request):
+        data = self.SlotCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        d = data.validated_data
+        if d["repeat_weeks"] > 1:
+            created = slots.slot_create_weekly(
+                teacher=request.user,
+                start=d["start"],
+                end=d["end"],
+                weeks=d["repeat_weeks"],
+                skill_slug=d.get("skill") or None,
+            )
+            return Response(
+                [slot_payload(s, status="open") for s in created], status=status.HTTP_201_CREATED
+            )
+        slot = slots.slot_create(
+            teacher=request.user, start=d["start"], end=d["end"], skill_slug=d.get("skill") or None
+        )
+        return Response(slot_payload(slot, status="open"), status=status.HTTP_201_CREATED)
+
+
+class SlotDetailApi(UserZoneMixin, APIView):
+    class SlotUpdateSerializer(serializers.Serializer):
+        start = serializers.DateTimeField(required=False)
+        end = serializers.DateTimeField(required=False)
+        skill = serializers.SlugField(required=False, allow_null=True, allow_blank=True)
+
+    @extend_schema(
+        request=SlotUpdateSerializer,
+        responses={200: SlotSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+        summary="Move, resize or re-skill my slot",
+    )
+    def patch(self, request, slot_id: int):
+        data = self.SlotUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        d = data.validated_data
+        kwargs = {"skill_slug": d["skill"] or None} if "skill" in d else {}
+        slot = slots.slot_update(
+            teacher=request.user, slot_id=slot_id, start=d.get("start"), end=d.get("end"), **kwargs
+        )
+        return Response(slot_payload(slot, status="open"))
+
+    @extend_schema(responses={204: None, 404: ErrorSerializer, 409: ErrorSerializer})
+    def delete(self, request, slot_id: int):
+        slots.slot_delete(teacher=request.user, slot_id=slot_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Teachers ------------------------------------------------------------------------
+
+
+class TeacherSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    bio = serializers.CharField()
+    timezone = serializers.CharField()
+    skills = inline_serializer(
+        "TeacherSkillRef",
+        {
+            "slug": serializers.CharField(),
+            "name": serializers.CharField(),
+            "level": serializers.CharField(),
+            "blurb": serializers.CharField(),
+        },
+        many=True,
+    )
+    rating = inline_serializer(
+        "RatingSummary",
+        {
+            "average": serializers.FloatField(allow_null=True),
+            "count": serializers.IntegerField(),
+            "score": serializers.FloatField(),
+        },
+    )
+    next_open_slot = serializers.DateTimeField(allow_null=True)
+
+
+def teacher_payload(teacher) -> dict:
+    return {
+        "id": teacher.pk,
+        "username": teacher.username,
+        "bio": teacher.bio,
+        "timezone": teacher.timezone,
+        "skills": [
+            {
+                "slug": ts.skill.slug,
+                "name": ts.skill.name,
+                "level": ts.level,
+                "blurb": ts.blurb,
+            }
+            for ts in teacher.teacher_skills.all()
+        ],
+        "rating": rating_summary(count=teacher.rating_count, total=teacher.rating_total),
+        "next_open_slot": teacher.next_open_slot.isoformat() if teacher.next_open_slot else None,
+    }
+
+
+class TeacherListApi(APIView):
+    permission_classes = [AllowAny]
+
+    class TeacherFilterSerializer(serializers.Serializer):
+        skill = serializers.SlugField(required=False)
+        q = serializers.CharField(required=False, max_length=100)
+        limit = serializers.IntegerField(required=False, default=20, min_value=1, max_value=100)
+        offset = serializers.IntegerField(required=False, default=0, min_value=0)
+
+    @extend_schema(
+        parameters=[TeacherFilterSerializer],
+        responses={200: TeacherSerializer(many=True)},
+        summary="Teachers ranked best first (rating score, then soonest open slot)",
+    )
+    def get(self, request):
+        filters = self.TeacherFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        f = filters.validated_data
+        teachers = selectors.teachers_ranked(
+            skill_slug=f.get("skill"), q=f.get("q"), limit=f["limit"], offset=f["offset"]
+        )
+        return Response([teacher_payload(t) for t in teachers])
+
+
+class TeacherDetailApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: TeacherSerializer, 404: ErrorSerializer})
+    def get(self, request, teacher_id: int):
+        return Response(teacher_payload(selectors.teacher_get(teacher_id=teacher_id)))
+
+
+# --- Bookings ------------------------------------------------------------------------
+
+
+class BookingListApi(UserZoneMixin, APIView):
+    class BookingFilterSerializer(serializers.Serializer):
+        status = serializers.CharField(required=False)
+        # "as" is a Python keyword, so the field is named via source.
+        role = serializers.ChoiceField(choices=["learner", "teacher"], required=False)
+
+    class BookingCreateSerializer(serializers.Serializer):
+        slot = serializers.IntegerField()
+        skill = serializers.SlugField(required=False, allow_blank=True, allow_null=True)
+        message = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, description="comma-separated statuses"),
+            OpenApiParameter("as", str, enum=["learner", "teacher"]),
+        ],
+        responses={200: BookingSerializer(many=True)},
+        summary="My sessions",
+    )
+    def get(self, request):
+        params = {"status": request.query_params.get("status")}
+        if "as" in request.query_params:
+            params["role"] = request.query_params["as"]
+        filters = self.BookingFilterSerializer(data={k: v for k, v in params.items() if v})
+        filters.is_valid(raise_exception=True)
+        statuses = filters.validated_data.get("status")
+        if statuses:
+            unknown = set(statuses.split(",")) - set(Booking.Status.values)
+            if unknown:
+                raise ValidationFailed(
+                    "Unknown status.", fields={"status": [f"Unknown: {', '.join(sorted(unknown))}"]}
+                )
+        items = selectors.bookings_for_user(
+            user=request.user, status=statuses, as_role=filters.validated_data.get("role")
+        )
+        now = timezone.now()
+        return Response(
+            [booking_payload(transitions.booking_apply_due(booking=b, now=now)) for b in items]
+        )
+
+    @extend_schema(
+        request=BookingCreateSerializer,
+        responses={
+            201: BookingSerializer,
+            400: ErrorSerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+        },
+        summary="Request a slot (learners only)",
+    )
+    def post(self, request):
+        data = self.BookingCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        d = data.validated_data
+        booking = booking_services.booking_request(
+            learner=request.user,
+            slot_id=d["slot"],
+            skill_slug=d.get("skill") or None,
+            message=d.get("message", ""),
+        )
+        return Response(booking_payload(booking), status=status.HTTP_201_CREATED)
+
+
+class BookingDetailApi(UserZoneMixin, APIView):
+    @extend_schema(responses={200: BookingSerializer, 404: ErrorSerializer})
+    def get(self, request, booking_id: int):
+        booking = transitions.booking_get_for_user(user=request.user, booking_id=booking_id)
+        return Response(booking_payload(booking))
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+
+
+def _action_view(action: str, summary: str):
+    def call(request, booking_id: int, reason: str):
+        user = request.user
+        if action == "accept":
+            return transitions.booking_accept(booking_id=booking_id, teacher=user)
+        if action == "decline":
+            return transitions.booking_decline(booking_id=booking_id, teacher=user, reason=reason)
+        if action == "cancel":
+            return transitions.booking_cancel(booking_id=booking_id, user=user, reason=reason)
+        if action == "join":
+            return transitions.booking_join(booking_id=booking_id, user=user)
+        return transitions.booking_complete(booking_id=booking_id, user=user)
+
+    class BookingActionApi(APIView):
+        @extend_schema(
+            request=ReasonSerializer,
+            responses={
+                200: BookingSerializer,
+                403: ErrorSerializer,
+                404: ErrorSerializer,
+                409: ErrorSerializer,
+            },
+            summary=summary,
+            operation_id=f"bookings_{action}",
+        )
+        def post(self, request, booking_id: int):
+            data = ReasonSerializer(data=request.data or {})
+            data.is_valid(raise_exception=True)
+            booking = call(request, booking_id, data.validated_data["reason"])
+            return Response(booking_payload(booking))
+
+    BookingActionApi.__name__ = f"Booking{action.title()}Api"
+    return BookingActionApi.as_view()
+
+
+booking_accept_view = _action_view("accept", "Accept a request (the teacher)")
+booking_decline_view = _action_view("decline", "Decline a request (the teacher)")
+booking_cancel_view = _action_view("cancel", "Cancel before the start (either participant)")
+booking_join_view = _action_view("join", "Enter the room (first join starts the session)")
+booking_complete_view = _action_view("complete", "End the session (either participant)")
+
+
+# --- Matchmaking ---------------------------------------------------------------------
+
+
+class MatchRequestSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    skill = serializers.CharField()
+    window_start = serializers.DateTimeField()
+    window_end = serializers.DateTimeField()
+    status = serializers.CharField()
+    booking = serializers.IntegerField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+def match_request_payload(pending) -> dict:
+    return {
+        "id": pending.pk,
+        "skill": pending.skill.slug,
+        "window_start": pending.window_start.isoformat(),
+        "window_end": pending.window_end.isoformat(),
+        "status": pending.status,
+        "booking": pending.booking_id,
+        "created_at": pending.created_at.isoformat(),
+    }
+
+
+class MatchApi(UserZoneMixin, APIView):
+    class MatchCreateSerializer(serializers.Serializer):
+        skill = serializers.SlugField()
+        window_start = serializers.DateTimeField()
+        window_end = serializers.DateTimeField()
+        message = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+
+    @extend_schema(
+        request=MatchCreateSerializer,
+        responses={
+            201: inline_serializer(
+                "Matched", {"status": serializers.CharField(), "booking": BookingSerializer()}
+            ),
+            202: inline_serializer(
+                "Pending",
+                {"status": serializers.CharField(), "request": MatchRequestSerializer()},
+            ),
+            400: ErrorSerializer,
+            403: ErrorSerializer,
+        },
+        summary="Book the best open slot for a skill in a window, or queue the request",
+    )
+    def post(self, request):
+        data = self.MatchCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        d = data.validated_data
+        outcome, result = matching.match_request(
+            learner=request.user,
+            skill_slug=d["skill"],
+            window_start=d["window_start"],
+            window_end=d["window_end"],
+            message=d.get("message", ""),
+        )
+        if outcome == "matched":
+            return Response(
+                {"status": "matched", "booking": booking_payload(result)},
+                status=status.HTTP_201_CREATED,
+            )
+        return Response(
+            {"status": "pending", "request": match_request_payload(result)},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+    @extend_schema(responses={200: MatchRequestSerializer(many=True)}, summary="My match requests")
+    def get(self, request):
+        items = selectors.match_requests_for_user(user=request.user)
+        return Response([match_request_payload(m) for m in items])
+
+
+class MatchDetailApi(APIView):
+    @extend_schema(
+        responses={200: MatchRequestSerializer, 404: ErrorSerializer, 409: ErrorSerializer}
+    )
+    def delete(self, request, request_id: int):
+        pending = matching.match_request_cancel(learner=request.user, request_id=request_id)
+        return Response(match_request_payload(pending))

@@ -1,0 +1,25 @@
+from django.urls import path
+
+from scheduling import api
+
+urlpatterns = [
+    path("slots/", api.SlotListApi.as_view(), name="api-slots"),
+    path("slots/<int:slot_id>/", api.SlotDetailApi.as_view(), name="api-slot"),
+    path("teachers/", api.TeacherListApi.as_view(), name="api-teachers"),
+    path("teachers/<int:teacher_id>/", api.TeacherDetailApi.as_view(), name="api-teacher"),
+    path("bookings/", api.BookingListApi.as_view(), name="api-bookings"),
+    path("bookings/<int:booking_id>/", api.BookingDetailApi.as_view(), name="api-booking"),
+    path("bookings/<int:booking_id>/accept/", api.booking_accept_view, name="api-booking-accept"),
+    path(
+        "bookings/<int:booking_id>/decline/", api.booking_decline_view, name="api-booking-decline"
+    ),
+    path("bookings/<int:booking_id>/cancel/", api.booking_cancel_view, name="api-booking-cancel"),
+    path("bookings/<int:booking_id>/join/", api.booking_join_view, name="api-booking-join"),
+    path(
+        "bookings/<int:booking_id>/complete/",
+        api.booking_complete_view,
+        name="api-booking-complete",
+    ),
+    path("match/", api.MatchApi.as_view(), name="api-match"),
+    path("match/<int:request_id>/", api.MatchDetailApi.as_view(), name="api-match-detail"),
+]

@@ -1,0 +1,195 @@
+from datetime import UTC, timedelta
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+SLOT_MIN_LENGTH = timedelta(minutes=15)
+SLOT_MAX_LENGTH = timedelta(hours=4)
+
+
+class AvailabilitySlot(models.Model):
+    """A window a teacher offers. ``skill`` None means "any of my skills".
+
+    A teacher's slots never overlap: checked in the service under a lock on the
+    teacher's row and, on PostgreSQL, by an exclusion constraint (migration 0002).
+    """
+
+    teacher = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="slots"
+    )
+    skill = models.ForeignKey(
+        "accounts.Skill", null=True, blank=True, on_delete=models.SET_NULL, related_name="slots"
+    )
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["start"]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=F("start")), name="slot_end_after_start"),
+        ]
+        indexes = [
+            models.Index(fields=["teacher", "start"], name="slot_teacher_start"),
+            models.Index(fields=["start"], name="slot_start"),
+        ]
+
+    def __str__(self) -> str:
+        start, end = (t.astimezone(UTC) for t in (self.start, self.end))
+        return f"{self.teacher} {start:%Y-%m-%d %H:%M}-{end:%H:%M} UTC"
+
+
+class Booking(models.Model):
+    """A mentoring session: a learner's request for a teacher's slot, and all that follows."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Requested"
+        SCHEDULED = "scheduled", "Scheduled"
+        IN_PROGRESS = "in_progress", "In progress"
+        COMPLETED = "completed", "Completed"
+        DECLINED = "declined", "Declined"
+        CANCELLED = "cancelled", "Cancelled"
+        EXPIRED = "expired", "Expired"
+        NO_SHOW = "no_show", "No show"
+
+    ACTIVE_STATUSES = (Status.REQUESTED, Status.SCHEDULED, Status.IN_PROGRESS)
+
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bookings_as_learner"
+    )
+    teacher = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bookings_as_teacher"
+    )
+    # SET_NULL: a teacher may delete an old slot; the booking keeps its own times.
+    slot = models.ForeignKey(
+        AvailabilitySlot, null=True, on_delete=models.SET_NULL, related_name="bookings"
+    )
+    skill = models.ForeignKey(
+        "accounts.Skill", null=True, blank=True, on_delete=models.SET_NULL, related_name="bookings"
+    )
+    # Copied from the slot: a booked slot cannot move, and history must not either.
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.REQUESTED)
+    message = models.TextField(blank=True, max_length=1000)
+    # False once the booking ended through no act of the learner (declined, expired,
+    # cancelled by the teacher, teacher no-show): it then frees its quota place.
+    counts_for_quota = models.BooleanField(default=True)
+
+    created_at = models.DateTimeField(default=timezone.now)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    declined_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    expired_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    reminder_sent_at = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=500, blank=True)
+    duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["start", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["slot"],
+                condition=Q(status__in=["requested", "scheduled", "in_progress"]),
+                name="booking_one_active_per_slot",
+                violation_error_message="That slot has just been taken.",
+            ),
+            models.CheckConstraint(condition=~Q(learner=F("teacher")), name="booking_not_own_slot"),
+            models.CheckConstraint(condition=Q(end__gt=F("start")), name="booking_end_after_start"),
+        ]
+        indexes = [
+            models.Index(fields=["learner", "created_at"], name="booking_learner_created"),
+            models.Index(fields=["learner", "start"], name="booking_learner_start"),
+            models.Index(fields=["teacher", "start"], name="booking_teacher_start"),
+            models.Index(fields=["status", "start"], name="booking_status_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Booking {self.pk}: {self.learner} with {self.teacher} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def length_seconds(self) -> int:
+        return int((self.end - self.start).total_seconds())
+
+
+class BookingEvent(models.Model):
+    """Audit trail: every move of a booking, when, and who made it (None = the system)."""
+
+    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="events")
+    from_status = models.CharField(max_length=12, blank=True)
+    to_status = models.CharField(max_length=12)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(default=timezone.now)
+    note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.booking_id}: {self.from_status or '∅'} → {self.to_status}"
+
+
+class MatchRequest(models.Model):
+    """A learner's standing request for a skill within a time window, matched FIFO."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        MATCHED = "matched", "Matched"
+        CANCELLED = "cancelled", "Cancelled"
+        EXPIRED = "expired", "Expired"
+
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="match_requests"
+    )
+    skill = models.ForeignKey("accounts.Skill", on_delete=models.CASCADE, related_name="+")
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    message = models.TextField(blank=True, max_length=1000)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    booking = models.OneToOneField(
+        Booking, null=True, blank=True, on_delete=models.SET_NULL, related_name="match_request"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(window_end__gt=F("window_start")), name="match_window_valid"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["skill", "created_at"],
+                condition=Q(status="pending"),
+                name="match_pending_fifo",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Match {self.pk}: {self.learner} wants {self.skill} ({self.status})"

@@ -1,0 +1,45 @@
+"""The one JSON shape of slots and bookings, shared by the REST API and live pushes."""
+
+from typing import Any
+
+from scheduling.models import AvailabilitySlot, Booking
+
+
+def _user(user) -> dict[str, Any]:
+    return {"id": user.pk, "username": user.username}
+
+
+def _skill(skill) -> dict[str, Any] | None:
+    return None if skill is None else {"slug": skill.slug, "name": skill.name}
+
+
+def booking_payload(booking: Booking) -> dict[str, Any]:
+    return {
+        "id": booking.pk,
+        "status": booking.status,
+        "slot": booking.slot_id,
+        "teacher": _user(booking.teacher),
+        "learner": _user(booking.learner),
+        "skill": _skill(booking.skill),
+        "start": booking.start.isoformat(),
+        "end": booking.end.isoformat(),
+        "message": booking.message,
+        "reason": booking.reason,
+        "created_at": booking.created_at.isoformat(),
+        "accepted_at": booking.accepted_at.isoformat() if booking.accepted_at else None,
+        "started_at": booking.started_at.isoformat() if booking.started_at else None,
+        "ended_at": booking.ended_at.isoformat() if booking.ended_at else None,
+        "duration_seconds": booking.duration_seconds,
+        "counts_for_quota": booking.counts_for_quota,
+    }
+
+
+def slot_payload(slot: AvailabilitySlot, *, status: str) -> dict[str, Any]:
+    return {
+        "id": slot.pk,
+        "teacher": slot.teacher_id,
+        "skill": _skill(slot.skill),
+        "start": slot.start.isoformat(),
+        "end": slot.end.isoformat(),
+        "status": status,
+    }

@@ -1,0 +1,198 @@
+"""Reads for scheduling: open slots, teacher discovery, a user's sessions."""
+
+from datetime import datetime
+
+from django.db.models import (
+    Exists,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+)
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from accounts.models import Skill, TeacherSkill, User
+from credits.selectors import teacher_score_expression
+from scheduling.models import AvailabilitySlot, Booking, MatchRequest
+from skilllink.errors import NotFound
+
+
+def _active_booking(slot_ref="pk"):
+    return Booking.objects.filter(slot=OuterRef(slot_ref), status__in=Booking.ACTIVE_STATUSES)
+
+
+def slots_open(now: datetime | None = None) -> QuerySet:
+    """Future slots with no active booking."""
+    now = now or timezone.now()
+    return AvailabilitySlot.objects.filter(start__gt=now).filter(~Exists(_active_booking()))
+
+
+def _fits_skill_q(skill_id: int, teacher_ref: str = "teacher") -> Q:
+    """Slots for this skill, or "any of my skills" slots of teachers who teach it."""
+    teaches = TeacherSkill.objects.filter(teacher=OuterRef(teacher_ref), skill_id=skill_id)
+    return Q(skill_id=skill_id) | (Q(skill__isnull=True) & Q(Exists(teaches)))
+
+
+def slot_fits_skill(*, slot: AvailabilitySlot, skill: Skill) -> bool:
+    if slot.skill_id is not None:
+        return slot.skill_id == skill.pk
+    return TeacherSkill.objects.filter(teacher_id=slot.teacher_id, skill=skill).exists()
+
+
+def slots_list(
+    *,
+    teacher_id: int | None = None,
+    skill_slug: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: int = 500,
+) -> QuerySet:
+    """Open slots, optionally of one teacher / for one skill / overlapping [start, end)."""
+    qs = slots_open().select_related("skill")
+    if teacher_id is not None:
+        qs = qs.filter(teacher_id=teacher_id)
+    if skill_slug:
+        skill = Skill.objects.filter(slug=skill_slug).first()
+        if skill is None:
+            return AvailabilitySlot.objects.none()
+        qs = qs.filter(_fits_skill_q(skill.pk))
+    if start is not None:
+        qs = qs.filter(end__gt=start)
+    if end is not None:
+        qs = qs.filter(start__lt=end)
+    return qs.order_by("start", "id")[:limit]
+
+
+def slots_of_teacher(
+    *, teacher: User, start: datetime | None = None, end: datetime | None = None
+) -> QuerySet:
+    """All of a teacher's own slots in a range, with the status of any active booking."""
+    qs = AvailabilitySlot.objects.filter(teacher=teacher).select_related("skill")
+    if start is not None:
+        qs = qs.filter(end__gt=start)
+    if end is not None:
+        qs = qs.filter(start__lt=end)
+    booking_status = _active_booking().values("status")[:1]
+    return qs.annotate(booking_status=Subquery(booking_status)).order_by("start")
+
+
+def slot_status(slot: AvailabilitySlot, now: datetime | None = None) -> str:
+    """``open``, ``requested``, ``booked`` or ``past`` (needs ``booking_status`` annotated)."""
+    now = now or timezone.now()
+    status = getattr(slot, "booking_status", None)
+    if status == Booking.Status.REQUESTED:
+        return "requested"
+    if status in (Booking.Status.SCHEDULED, Booking.Status.IN_PROGRESS):
+        return "booked"
+    return "past" if slot.start <= now else "open"
+
+
+def open_slots_for_skill(
+    *,
+    skill: Skill,
+    window_start: datetime,
+    window_end: datetime,
+    exclude_teacher_id: int | None = None,
+    limit: int = 25,
+) -> list[AvailabilitySlot]:
+    """Open slots overlapping the window for ``skill``, best teacher first, then earliest."""
+    qs = (
+        slots_open()
+        .filter(start__lt=window_end, end__gt=window_start, teacher__is_active=True)
+        .filter(_fits_skill_q(skill.pk))
+        .annotate(score=teacher_score_expression(prefix="teacher__"))
+        .order_by("-score", "start", "id")
+    )
+    if exclude_teacher_id is not None:
+        qs = qs.exclude(teacher_id=exclude_teacher_id)
+    return list(qs[:limit])
+
+
+def teachers_ranked(
+    *,
+    skill_slug: str | None = None,
+    q: str | None = None,
+    limit: int = 20,
+    offset: int = 0,
+    now: datetime | None = None,
+) -> list[User]:
+    """Teachers best first: rating score, then soonest open slot, then id.
+
+    Each has ``score``, ``rating_count``, ``rating_total``, ``next_open_slot`` and
+    prefetched ``teacher_skills``; the query count does not depend on how many.
+    """
+    now = now or timezone.now()
+    qs = User.objects.filter(is_teacher=True, is_active=True)
+    next_slot = slots_open(now).filter(teacher=OuterRef("pk"))
+    if skill_slug:
+        skill = Skill.objects.filter(slug=skill_slug).first()
+        if skill is None:
+            return []
+        qs = qs.filter(Exists(TeacherSkill.objects.filter(teacher=OuterRef("pk"), skill=skill)))
+        next_slot = next_slot.filter(Q(skill=skill) | Q(skill__isnull=True))
+    if q:
+        q = q.strip()[:100]
+        skill_match = TeacherSkill.objects.filter(teacher=OuterRef("pk"), skill__name__icontains=q)
+        qs = qs.filter(
+            Q(username__icontains=q)
+            | Q(first_name__icontains=q)
+            | Q(last_name__icontains=q)
+            | Q(bio__icontains=q)
+            | Q(Exists(skill_match))
+        )
+    qs = (
+        qs.annotate(
+            score=teacher_score_expression(),
+            rating_count=Coalesce(F("rating_summary__count"), 0),
+            rating_total=Coalesce(F("rating_summary__total"), 0),
+            next_open_slot=Subquery(next_slot.order_by("start").values("start")[:1]),
+        )
+        .order_by("-score", F("next_open_slot").asc(nulls_last=True), "id")
+        .prefetch_related(
+            Prefetch("teacher_skills", queryset=TeacherSkill.objects.select_related("skill"))
+        )
+    )
+    return list(qs[offset : offset + limit])
+
+
+def teacher_get(*, teacher_id: int) -> User:
+    teacher = (
+        User.objects.filter(pk=teacher_id, is_teacher=True, is_active=True)
+        .annotate(
+            score=teacher_score_expression(),
+            rating_count=Coalesce(F("rating_summary__count"), 0),
+            rating_total=Coalesce(F("rating_summary__total"), 0),
+            next_open_slot=Subquery(
+                slots_open().filter(teacher=OuterRef("pk")).order_by("start").values("start")[:1]
+            ),
+        )
+        .prefetch_related(
+            Prefetch("teacher_skills", queryset=TeacherSkill.objects.select_related("skill"))
+        )
+        .first()
+    )
+    if teacher is None:
+        raise NotFound("No such teacher.")
+    return teacher
+
+
+def bookings_for_user(
+    *, user: User, status: str | None = None, as_role: str | None = None
+) -> QuerySet:
+    qs = Booking.objects.select_related("learner", "teacher", "skill")
+    if as_role == "learner":
+        qs = qs.filter(learner=user)
+    elif as_role == "teacher":
+        qs = qs.filter(teacher=user)
+    else:
+        qs = qs.filter(Q(learner=user) | Q(teacher=user))
+    if status:
+        qs = qs.filter(status__in=status.split(","))
+    return qs.order_by("start", "id")
+
+
+def match_requests_for_user(*, user: User) -> QuerySet:
+    return MatchRequest.objects.filter(learner=user).select_related("skill").order_by("-created_at")

@@ -1,0 +1,182 @@
+"""Matchmaking: the best open slot for a skill and a window, or a pending request resolved FIFO."""
+
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Skill, User
+from accounts.services import notification_send
+from scheduling.models import AvailabilitySlot, Booking, MatchRequest
+from scheduling.selectors import open_slots_for_skill, slot_fits_skill
+from scheduling.services.bookings import booking_request, quota_check
+from skilllink.errors import AppError, Conflict, Forbidden, NotFound, ValidationFailed
+
+MAX_WINDOW = timedelta(days=60)
+MAX_CANDIDATES = 25
+# Refusals that mean "this slot, not this learner": try the next candidate.
+_SKIP_CODES = {"slot_unavailable", "booking_overlap", "own_slot", "slot_in_past"}
+
+
+def _check_window(window_start: datetime, window_end: datetime, now: datetime) -> None:
+    if window_end <= window_start:
+        raise ValidationFailed(
+            "The window must end after it starts.", fields={"window_end": ["End after start."]}
+        )
+    if window_end <= now:
+        raise AppError("That window is already over.", code="window_in_past", status=400)
+    if window_end - window_start > MAX_WINDOW:
+        raise ValidationFailed(
+            "Windows are limited to 60 days.", fields={"window_end": ["At most 60 days."]}
+        )
+
+
+def _skill(slug: str) -> Skill:
+    skill = Skill.objects.filter(slug=slug).first()
+    if skill is None:
+        raise ValidationFailed("No such skill.", fields={"skill": [f'No skill "{slug}".']})
+    return skill
+
+
+def _notify_match(booking: Booking) -> None:
+    skill = booking.skill.name if booking.skill else "a session"
+    for person, other in ((booking.learner, booking.teacher), (booking.teacher, booking.learner)):
+        notification_send(
+            user=person,
+            kind="match.found",
+            title=f"Match found: {skill} with {other.username}",
+            body=booking.start.astimezone(person.zone).strftime("%a %b %d, %H:%M")
+            + f" ({person.timezone})",
+            url=f"/sessions/{booking.pk}/",
+        )
+
+
+@transaction.atomic
+def match_request(
+    *,
+    learner: User,
+    skill_slug: str,
+    window_start: datetime,
+    window_end: datetime,
+    message: str = "",
+    now: datetime | None = None,
+) -> tuple[str, Booking | MatchRequest]:
+    """Book the best fitting slot now (``"matched"``), or queue a pending request (``"pending"``)."""
+    now = now or timezone.now()
+    if not learner.is_learner:
+        raise Forbidden("Only learners can ask for a match.")
+    _check_window(window_start, window_end, now)
+    skill = _skill(skill_slug)
+    quota_check(learner, now)
+    for slot in open_slots_for_skill(
+        skill=skill,
+        window_start=max(window_start, now),
+        window_end=window_end,
+        exclude_teacher_id=learner.pk,
+        limit=MAX_CANDIDATES,
+    ):
+        try:
+            with transaction.atomic():
+                booking = booking_request(
+                    learner=learner,
+                    slot_id=slot.pk,
+                    skill_slug=skill.slug,
+                    message=message,
+                    now=now,
+                )
+        except AppError as error:
+            if error.code in _SKIP_CODES:
+                continue
+            raise
+        _notify_match(booking)
+        return "matched", booking
+    pending = MatchRequest.objects.create(
+        learner=learner,
+        skill=skill,
+        window_start=window_start,
+        window_end=window_end,
+        message=message,
+        created_at=now,
+    )
+    return "pending", pending
+
+
+def match_requests_resolve_for_slot(*, slot: AvailabilitySlot, now: datetime | None = None) -> None:
+    """Give a newly published (or moved) slot to the oldest pending request it fits.
+
+    Runs inside the publishing transaction; a learner who cannot take it (quota,
+    overlap) is skipped and stays pending.
+    """
+    now = now or timezone.now()
+    if slot.start <= now:
+        return
+    candidates = (
+        MatchRequest.objects.select_for_update(skip_locked=True)
+        .filter(
+            status=MatchRequest.Status.PENDING,
+            window_start__lt=slot.end,
+            window_end__gt=max(slot.start, now),
+        )
+        .exclude(learner_id=slot.teacher_id)
+        .select_related("learner", "skill")
+        .order_by("created_at", "id")
+    )
+    if slot.skill_id is not None:
+        candidates = candidates.filter(skill_id=slot.skill_id)
+    for pending in candidates[:MAX_CANDIDATES]:
+        if not slot_fits_skill(slot=slot, skill=pending.skill):
+            continue
+        try:
+            with transaction.atomic():
+                booking = booking_request(
+                    learner=pending.learner,
+                    slot_id=slot.pk,
+                    skill_slug=pending.skill.slug,
+                    message=pending.message,
+                    now=now,
+                )
+        except AppError:
+            continue
+        pending.status = MatchRequest.Status.MATCHED
+        pending.booking = booking
+        pending.resolved_at = now
+        pending.save(update_fields=["status", "booking", "resolved_at"])
+        _notify_match(booking)
+        return
+
+
+def match_request_cancel(*, learner: User, request_id: int) -> MatchRequest:
+    with transaction.atomic():
+        pending = (
+            MatchRequest.objects.select_for_update().filter(pk=request_id, learner=learner).first()
+        )
+        if pending is None:
+            raise NotFound("No such match request.")
+        if pending.status != MatchRequest.Status.PENDING:
+            raise Conflict("Only a pending request can be cancelled.", code="invalid_transition")
+        pending.status = MatchRequest.Status.CANCELLED
+        pending.resolved_at = timezone.now()
+        pending.save(update_fields=["status", "resolved_at"])
+    return pending
+
+
+def match_requests_expire(*, now: datetime) -> int:
+    """Pending requests whose window has passed expire, and the learner is told."""
+    expired = 0
+    for pending in MatchRequest.objects.filter(
+        status=MatchRequest.Status.PENDING, window_end__lte=now
+    ).select_related("learner", "skill"):
+        with transaction.atomic():
+            updated = MatchRequest.objects.filter(
+                pk=pending.pk, status=MatchRequest.Status.PENDING
+            ).update(status=MatchRequest.Status.EXPIRED, resolved_at=now)
+            if updated:
+                expired += 1
+                notification_send(
+                    user=pending.learner,
+                    kind="match.expired",
+                    title=f"No {pending.skill.name} teacher was free in your window",
+                    body="Your match request expired. Try a wider window.",
+                    url="/sessions/",
+                )
+    return expired

@@ -1,0 +1,343 @@
+"""The booking state machine: the one table of allowed moves, one function per move.
+
+Every move runs in a transaction holding a row lock on the booking, stamps its
+time, records who made it in a ``BookingEvent`` (actor None = the system), and
+tells the people concerned after commit. Any other move raises ``Conflict``
+(``invalid_transition``, 409).
+
+    requested --accept--> scheduled --join--> in_progress --complete--> completed
+        |--decline--> declined            \\--(end + grace, auto)--> completed
+        |--cancel---> cancelled  scheduled --cancel--> cancelled (before the start)
+        |--(start passes unanswered, auto)--> expired
+    scheduled --(nobody joined by the end, auto)--> no_show
+"""
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.services import notification_send
+from scheduling.models import Booking, BookingEvent
+from scheduling.payloads import booking_payload
+from skilllink.errors import AppError, Conflict, Forbidden, NotFound
+from skilllink.realtime import send_on_commit, user_group
+
+S = Booking.Status
+
+ALLOWED: dict[str, tuple[frozenset[str], str]] = {
+    "accept": (frozenset({S.REQUESTED}), S.SCHEDULED),
+    "decline": (frozenset({S.REQUESTED}), S.DECLINED),
+    "cancel": (frozenset({S.REQUESTED, S.SCHEDULED}), S.CANCELLED),
+    "expire": (frozenset({S.REQUESTED}), S.EXPIRED),
+    "join": (frozenset({S.SCHEDULED}), S.IN_PROGRESS),
+    "complete": (frozenset({S.IN_PROGRESS}), S.COMPLETED),
+    "auto_complete": (frozenset({S.IN_PROGRESS}), S.COMPLETED),
+    "no_show": (frozenset({S.SCHEDULED}), S.NO_SHOW),
+}
+
+ROOM_OPENS_BEFORE = timedelta(minutes=10)
+ROOM_GRACE_AFTER = timedelta(minutes=15)
+REMINDER_BEFORE = timedelta(minutes=15)
+
+
+def room_window(booking: Booking) -> tuple[datetime, datetime]:
+    return booking.start - ROOM_OPENS_BEFORE, booking.end + ROOM_GRACE_AFTER
+
+
+def booking_get_for_user(
+    *, user: User, booking_id: int, lock: bool = False, now: datetime | None = None
+) -> Booking:
+    """The booking if ``user`` takes part in it, with any due automatic move applied.
+
+    Raises ``NotFound`` for strangers: the same answer as for a booking that does not exist.
+    """
+    booking = _fetch(booking_id, lock=lock)
+    if booking is None or user.pk not in (booking.learner_id, booking.teacher_id):
+        raise NotFound("No such session.")
+    if not lock:
+        booking = booking_apply_due(booking=booking, now=now)
+    return booking
+
+
+def _fetch(booking_id: int, *, lock: bool) -> Booking | None:
+    qs = Booking.objects.select_related("learner", "teacher", "skill")
+    if lock:
+        qs = qs.select_for_update(of=("self",))
+    return qs.filter(pk=booking_id).first()
+
+
+def _move(
+    booking: Booking,
+    action: str,
+    *,
+    actor: User | None,
+    now: datetime,
+    note: str = "",
+    stamp: Callable[[Booking], list[str]] | None = None,
+) -> Booking:
+    """Check the table, set the status, stamp, log, and queue the live update. Caller holds the lock."""
+    sources, target = ALLOWED[action]
+    if booking.status not in sources:
+        raise Conflict(
+            f"A {booking.get_status_display().lower()} session cannot be {_past(action)}.",
+            code="invalid_transition",
+        )
+    previous = booking.status
+    booking.status = target
+    fields = ["status"] + (stamp(booking) if stamp else [])
+    booking.save(update_fields=fields)
+    BookingEvent.objects.create(
+        booking=booking,
+        from_status=previous,
+        to_status=target,
+        actor=actor,
+        at=now,
+        note=note[:500],
+    )
+    payload = booking_payload(booking)
+    for user_id in (booking.learner_id, booking.teacher_id):
+        send_on_commit(user_group(user_id), {"type": "booking.updated", "booking": payload})
+    return booking
+
+
+def _past(action: str) -> str:
+    return {
+        "accept": "accepted",
+        "decline": "declined",
+        "cancel": "cancelled",
+        "expire": "expired",
+        "join": "joined",
+        "complete": "completed",
+        "auto_complete": "completed",
+        "no_show": "marked as a no-show",
+    }[action]
+
+
+def _locked_for(user: User, booking_id: int) -> Booking:
+    booking = _fetch(booking_id, lock=True)
+    if booking is None or user.pk not in (booking.learner_id, booking.teacher_id):
+        raise NotFound("No such session.")
+    return booking
+
+
+def _require_teacher_of(booking: Booking, user: User, verb: str) -> None:
+    if booking.teacher_id != user.pk:
+        raise Forbidden(f"Only the teacher can {verb} a request.")
+
+
+def _session_url(booking: Booking) -> str:
+    return f"/sessions/{booking.pk}/"
+
+
+def _when(booking: Booking, user: User) -> str:
+    local = booking.start.astimezone(user.zone)
+    return local.strftime("%a %b %d, %H:%M") + f" ({user.timezone})"
+
+
+def _skill_name(booking: Booking) -> str:
+    return booking.skill.name if booking.skill else "a session"
+
+
+# --- Moves made by people ----------------------------------------------------------------
+
+
+@transaction.atomic
+def booking_accept(*, booking_id: int, teacher: User, now: datetime | None = None) -> Booking:
+    now = now or timezone.now()
+    booking = _locked_for(teacher, booking_id)
+    booking = _apply_due_locked(booking, now)
+    _require_teacher_of(booking, teacher, "accept")
+
+    def stamp(b: Booking) -> list[str]:
+        b.accepted_at = now
+        return ["accepted_at"]
+
+    _move(booking, "accept", actor=teacher, now=now, stamp=stamp)
+    notification_send(
+        user=booking.learner,
+        kind="booking.accepted",
+        title=f"{teacher.username} accepted your {_skill_name(booking)} session",
+        body=_when(booking, booking.learner),
+        url=_session_url(booking),
+    )
+    return booking
+
+
+@transaction.atomic
+def booking_decline(
+    *, booking_id: int, teacher: User, reason: str = "", now: datetime | None = None
+) -> Booking:
+    now = now or timezone.now()
+    booking = _locked_for(teacher, booking_id)
+    booking = _apply_due_locked(booking, now)
+    _require_teacher_of(booking, teacher, "decline")
+
+    def stamp(b: Booking) -> list[str]:
+        b.declined_at, b.reason, b.counts_for_quota = now, reason[:500], False
+        return ["declined_at", "reason", "counts_for_quota"]
+
+    _move(booking, "decline", actor=teacher, now=now, note=reason, stamp=stamp)
+    notification_send(
+        user=booking.learner,
+        kind="booking.declined",
+        title=f"{teacher.username} declined your {_skill_name(booking)} request",
+        body=reason or "The slot is not available after all. Try another time or teacher.",
+        url=_session_url(booking),
+    )
+    return booking
+
+
+@transaction.atomic
+def booking_cancel(
+    *, booking_id: int, user: User, reason: str = "", now: datetime | None = None
+) -> Booking:
+    """Either participant may cancel before the start; a teacher's cancel frees the learner's quota."""
+    now = now or timezone.now()
+    booking = _locked_for(user, booking_id)
+    booking = _apply_due_locked(booking, now)
+    if booking.status in ALLOWED["cancel"][0] and now >= booking.start:
+        raise Conflict(
+            "The session has started; it can no longer be cancelled.", code="invalid_transition"
+        )
+    by_teacher = user.pk == booking.teacher_id
+
+    def stamp(b: Booking) -> list[str]:
+        b.cancelled_at, b.cancelled_by, b.reason = now, user, reason[:500]
+        fields = ["cancelled_at", "cancelled_by", "reason"]
+        if by_teacher:
+            b.counts_for_quota = False
+            fields.append("counts_for_quota")
+        return fields
+
+    _move(booking, "cancel", actor=user, now=now, note=reason, stamp=stamp)
+    other = booking.learner if by_teacher else booking.teacher
+    notification_send(
+        user=other,
+        kind="booking.cancelled",
+        title=f"{user.username} cancelled the {_skill_name(booking)} session",
+        body=f"{_when(booking, other)}" + (f" — {reason}" if reason else ""),
+        url=_session_url(booking),
+    )
+    return booking
+
+
+@transaction.atomic
+def booking_join(*, booking_id: int, user: User, now: datetime | None = None) -> Booking:
+    """A participant enters the room: the first join inside the window starts the session."""
+    now = now or timezone.now()
+    booking = _locked_for(user, booking_id)
+    booking = _apply_due_locked(booking, now)
+    opens, closes = room_window(booking)
+    if not opens <= now <= closes or booking.status not in (S.SCHEDULED, S.IN_PROGRESS):
+        raise AppError(
+            "The room is open from 10 minutes before the session until shortly after its end, "
+            "for accepted sessions.",
+            code="room_closed",
+            status=403,
+        )
+    if booking.status == S.SCHEDULED:
+
+        def stamp(b: Booking) -> list[str]:
+            b.started_at = now
+            return ["started_at"]
+
+        _move(booking, "join", actor=user, now=now, stamp=stamp)
+    return booking
+
+
+@transaction.atomic
+def booking_complete(*, booking_id: int, user: User, now: datetime | None = None) -> Booking:
+    """Either participant ends the session; its duration is measured, capped at the booked length."""
+    now = now or timezone.now()
+    booking = _locked_for(user, booking_id)
+    booking = _apply_due_locked(booking, now)
+    _finish(booking, actor=user, now=now, action="complete")
+    return booking
+
+
+def _finish(booking: Booking, *, actor: User | None, now: datetime, action: str) -> None:
+    ended = min(now, booking.end + ROOM_GRACE_AFTER)
+
+    def stamp(b: Booking) -> list[str]:
+        started = b.started_at or b.start
+        measured = max(0, int((min(ended, b.end) - max(started, b.start)).total_seconds()))
+        b.ended_at, b.ended_by = ended, actor
+        b.duration_seconds = min(measured, b.length_seconds)
+        return ["ended_at", "ended_by", "duration_seconds"]
+
+    _move(booking, action, actor=actor, now=now, stamp=stamp)
+
+
+# --- Automatic moves (the sweep, and lazily on read) ---------------------------------------
+
+
+def booking_apply_due(*, booking: Booking, now: datetime | None = None) -> Booking:
+    """Apply the automatic move that is due for ``booking`` (if any) and return it fresh."""
+    now = now or timezone.now()
+    if not _due(booking, now):
+        return booking
+    with transaction.atomic():
+        locked = _fetch(booking.pk, lock=True)
+        return _apply_due_locked(locked, now)
+
+
+def _due(booking: Booking, now: datetime) -> str | None:
+    if booking.status == S.REQUESTED and now >= booking.start:
+        return "expire"
+    if booking.status == S.SCHEDULED and now >= booking.end:
+        return "no_show"
+    if booking.status == S.IN_PROGRESS and now >= booking.end + ROOM_GRACE_AFTER:
+        return "auto_complete"
+    return None
+
+
+def _apply_due_locked(booking: Booking, now: datetime) -> Booking:
+    action = _due(booking, now)
+    if action == "expire":
+
+        def stamp(b: Booking) -> list[str]:
+            b.expired_at, b.counts_for_quota = now, False
+            return ["expired_at", "counts_for_quota"]
+
+        _move(booking, "expire", actor=None, now=now, stamp=stamp)
+        for person in (booking.learner, booking.teacher):
+            notification_send(
+                user=person,
+                kind="booking.expired",
+                title=f"The {_skill_name(booking)} request expired unanswered",
+                body=_when(booking, person),
+                url=_session_url(booking),
+            )
+    elif action == "no_show":
+
+        def stamp(b: Booking) -> list[str]:
+            # Nobody joined: the learner is not charged a quota place for the teacher's absence.
+            b.counts_for_quota = False
+            return ["counts_for_quota"]
+
+        _move(booking, "no_show", actor=None, now=now, stamp=stamp)
+    elif action == "auto_complete":
+        _finish(booking, actor=None, now=now, action="auto_complete")
+    return booking
+
+
+def booking_send_reminder(*, booking: Booking, now: datetime) -> bool:
+    """Send the 15-minute reminder once (row lock + stamp make it idempotent)."""
+    with transaction.atomic():
+        locked = _fetch(booking.pk, lock=True)
+        if locked.status != S.SCHEDULED or locked.reminder_sent_at is not None:
+            return False
+        locked.reminder_sent_at = now
+        locked.save(update_fields=["reminder_sent_at"])
+        for person in (locked.learner, locked.teacher):
+            notification_send(
+                user=person,
+                kind="booking.reminder",
+                title=f"Your {_skill_name(locked)} session starts soon",
+                body=_when(locked, person),
+                url=_session_url(locked),
+            )
+    return True
