@@ -1,6 +1,6 @@
-"""REST API for accounts: registration, tokens, the current user, notifications."""
+"""REST API for accounts: registration, tokens, the current user, skills, notifications."""
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts import selectors, services
+from accounts.models import TeacherSkill
 from accounts.services import ROLES
 from skilllink.ratelimit import client_ip
 
@@ -126,6 +127,114 @@ class MeApi(APIView):
             email=fields.get("email"),
         )
         return Response(self.MeOutputSerializer(user).data)
+
+
+class SkillSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    slug = serializers.CharField()
+
+
+class MySkillSerializer(serializers.Serializer):
+    """One skill the current user teaches; `slug` and `name` repeat the nested `skill`'s."""
+
+    skill = SkillSerializer()
+    slug = serializers.CharField(source="skill.slug")
+    name = serializers.CharField(source="skill.name")
+    level = serializers.ChoiceField(choices=TeacherSkill.Level.choices)
+    blurb = serializers.CharField()
+
+
+class SkillSearchApi(APIView):
+    """The public skill catalogue, for autocomplete and discovery filters."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    class SkillSearchFilterSerializer(serializers.Serializer):
+        q = serializers.CharField(required=False, allow_blank=True, default="", max_length=80)
+        limit = serializers.IntegerField(required=False, default=20, min_value=1, max_value=50)
+
+    @extend_schema(
+        parameters=[SkillSearchFilterSerializer],
+        responses={200: SkillSerializer(many=True), 400: ErrorSerializer},
+        summary="Search skills by name",
+        description=(
+            "Names containing `q` (any case): names that start with `q` first, then the "
+            "rest, each group alphabetical. Without `q`, the catalogue from A. No "
+            "authentication needed."
+        ),
+    )
+    def get(self, request):
+        filters = self.SkillSearchFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        skills = selectors.skill_search(
+            q=filters.validated_data["q"], limit=filters.validated_data["limit"]
+        )
+        return Response(SkillSerializer(skills, many=True).data)
+
+
+class MySkillsApi(APIView):
+    class MySkillInputSerializer(serializers.Serializer):
+        skill = serializers.CharField(
+            max_length=200,
+            help_text="An existing skill's name (any case) or slug, or the name of a new skill.",
+        )
+        level = serializers.ChoiceField(
+            choices=TeacherSkill.Level.choices,
+            required=False,
+            default=TeacherSkill.Level.INTERMEDIATE,
+        )
+        blurb = serializers.CharField(max_length=280, required=False, allow_blank=True, default="")
+
+    @extend_schema(
+        responses={200: MySkillSerializer(many=True), 401: ErrorSerializer},
+        summary="The skills I teach",
+    )
+    def get(self, request):
+        teacher_skills = selectors.teacher_skill_list(teacher=request.user)
+        return Response(MySkillSerializer(teacher_skills, many=True).data)
+
+    @extend_schema(
+        request=MySkillInputSerializer,
+        responses={
+            201: MySkillSerializer,
+            400: ErrorSerializer,
+            401: ErrorSerializer,
+            403: OpenApiResponse(ErrorSerializer, description="`forbidden`: not a teacher."),
+        },
+        summary="Add a skill I teach (teachers only)",
+        description=(
+            "Creates the skill if it is new. Posting a skill already on the list replaces "
+            "its `level` and `blurb` (omitted ones take their defaults); the answer is 201 "
+            "either way."
+        ),
+    )
+    def post(self, request):
+        data = self.MySkillInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        teacher_skill = services.teacher_skill_add(
+            teacher=request.user,
+            skill_name_or_slug=data.validated_data["skill"],
+            level=data.validated_data["level"],
+            blurb=data.validated_data["blurb"],
+        )
+        return Response(MySkillSerializer(teacher_skill).data, status=status.HTTP_201_CREATED)
+
+
+class MySkillDeleteApi(APIView):
+    @extend_schema(
+        responses={
+            204: None,
+            401: ErrorSerializer,
+            403: OpenApiResponse(ErrorSerializer, description="`forbidden`: not a teacher."),
+            404: OpenApiResponse(ErrorSerializer, description="`not_found`: not on my list."),
+        },
+        summary="Stop teaching a skill (teachers only)",
+    )
+    def delete(self, request, slug: str):
+        services.teacher_skill_remove(teacher=request.user, slug=slug)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class NotificationSerializer(serializers.Serializer):

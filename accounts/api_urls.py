@@ -7,6 +7,9 @@ urlpatterns = [
     path("auth/token/", api.TokenApi.as_view(), name="api-token"),
     path("auth/token/refresh/", api.TokenRefreshApi.as_view(), name="api-token-refresh"),
     path("me/", api.MeApi.as_view(), name="api-me"),
+    path("skills/", api.SkillSearchApi.as_view(), name="api-skills"),
+    path("me/skills/", api.MySkillsApi.as_view(), name="api-my-skills"),
+    path("me/skills/<slug:slug>/", api.MySkillDeleteApi.as_view(), name="api-my-skill"),
     path("notifications/", api.NotificationListApi.as_view(), name="api-notifications"),
     path(
         "notifications/unread-count/",

@@ -29,3 +29,7 @@ class NotificationConsumer(JsonSocketConsumer):
 
     async def notification_unread(self, event):
         await self.send_json({"type": "unread", "count": event["count"]})
+
+    async def booking_updated(self, event):
+        # Pages showing sessions (dashboard, "My sessions", a session's page) update live.
+        await self.send_json({"type": "booking", "booking": event["booking"]})

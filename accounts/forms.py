@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
-from accounts.models import User, timezone_names
+from accounts.models import TeacherSkill, User, timezone_names
 from accounts.services import login_attempt_register
 from skilllink.errors import AppError
 from skilllink.ratelimit import client_ip
@@ -73,6 +73,32 @@ class ProfileForm(AppErrorFormMixin, forms.Form):
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 5}),
         help_text="What you know, how you teach, what you want to learn.",
+    )
+
+
+class TeacherSkillForm(forms.Form):
+    """The profile page's "add a skill" fields; ``teacher_skill_add`` does the validating."""
+
+    skill = forms.CharField(
+        max_length=80,
+        widget=forms.TextInput(
+            attrs={
+                "list": "skill-options",
+                "autocomplete": "off",
+                "placeholder": "e.g. Python, Guitar, Spanish",
+                "data-skill-autocomplete": "",
+            }
+        ),
+        help_text="Pick an existing skill or type a new one.",
+    )
+    level = forms.ChoiceField(
+        choices=TeacherSkill.Level.choices, initial=TeacherSkill.Level.INTERMEDIATE
+    )
+    blurb = forms.CharField(
+        required=False,
+        max_length=280,
+        label="Short blurb (optional)",
+        widget=forms.TextInput(attrs={"placeholder": "What a session with you covers"}),
     )
 
 

@@ -2,10 +2,11 @@
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models.functions import Lower
 from django.utils import timezone
 
-from accounts.models import Notification, User
+from accounts.models import Notification, Skill, TeacherSkill, User
 from skilllink.errors import NotFound
 
 FREE_PLAN_BOOKINGS_PER_WINDOW = 2
@@ -41,6 +42,34 @@ def notification_get_for_user(*, user: User, notification_id: int) -> Notificati
         return Notification.objects.get(pk=notification_id, user=user)
     except Notification.DoesNotExist:
         raise NotFound("No such notification.") from None
+
+
+def skill_search(*, q: str, limit: int = 20) -> QuerySet[Skill]:
+    """Skills whose name contains ``q`` (any case): prefix matches first, each group by name.
+
+    An empty ``q`` lists the catalogue from the start of the alphabet.
+    """
+    q = " ".join(q.split())
+    qs = Skill.objects.all()
+    if q:
+        qs = qs.filter(name__icontains=q).annotate(
+            prefix_rank=Case(
+                When(name__istartswith=q, then=Value(0)),
+                default=Value(1),
+                output_field=IntegerField(),
+            )
+        )
+        return qs.order_by("prefix_rank", Lower("name"), "pk")[:limit]
+    return qs.order_by(Lower("name"), "pk")[:limit]
+
+
+def teacher_skill_list(*, teacher: User) -> QuerySet[TeacherSkill]:
+    """The skills ``teacher`` teaches, with their ``Skill`` joined, by skill name."""
+    return (
+        TeacherSkill.objects.filter(teacher=teacher)
+        .select_related("skill")
+        .order_by(Lower("skill__name"), "pk")
+    )
 
 
 def user_subscription_summary(*, user: User) -> dict[str, Any]:

@@ -1,4 +1,6 @@
-"""Writes for accounts: registration, profile changes, notifications."""
+"""Writes for accounts: registration, profile changes, teaching skills, notifications."""
+
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import password_validation
@@ -6,14 +8,15 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.text import slugify
 
-from accounts.models import Notification, User, validate_timezone
+from accounts.models import Notification, Skill, TeacherSkill, User, validate_timezone
 from accounts.selectors import (
     notification_get_for_user,
     notification_payload,
     notification_unread_count,
 )
-from skilllink.errors import ValidationFailed
+from skilllink.errors import Forbidden, NotFound, ValidationFailed
 from skilllink.ratelimit import parse_rate, rate_limit_hit
 from skilllink.realtime import send_on_commit, user_group
 
@@ -148,6 +151,107 @@ def user_update_profile(
     return user
 
 
+SKILL_NAME_MAX_LENGTH = Skill._meta.get_field("name").max_length
+TEACHER_SKILL_BLURB_MAX_LENGTH = TeacherSkill._meta.get_field("blurb").max_length
+
+
+def skill_slug(name: str) -> str:
+    """The slug a skill name gets; "" when the name has no letters or digits.
+
+    ``+`` and ``#`` are spelled out so that C, C++ and C# stay three skills.
+    """
+    return slugify(name.replace("+", " plus ").replace("#", " sharp "))
+
+
+def _skill_name_clean(name: str) -> tuple[str, str, str]:
+    """``(name, slug, problem)``: whitespace collapsed, its slug, and why it is refused ("" if fine)."""
+    name = " ".join(name.split())
+    slug = skill_slug(name)
+    if not name:
+        return name, slug, "Name the skill."
+    if len(name) > SKILL_NAME_MAX_LENGTH:
+        return name, slug, f"Keep the skill name to {SKILL_NAME_MAX_LENGTH} characters or fewer."
+    if not slug:
+        return name, slug, "A skill name needs at least one letter or digit (A-Z, 0-9)."
+    return name, slug, ""
+
+
+def skill_get_or_create(*, name: str) -> Skill:
+    """The skill called ``name`` (case-insensitively, or whose slug it matches), created if new.
+
+    Raises ``ValidationFailed`` with ``fields["name"]`` for an empty, too long or
+    letterless name. Safe against a concurrent creation of the same skill.
+    """
+    name, slug, problem = _skill_name_clean(name)
+    if problem:
+        raise ValidationFailed(problem, fields={"name": [problem]})
+    existing = _skill_find(name=name, slug=slug)
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            return Skill.objects.create(name=name, slug=slug)
+    except IntegrityError:
+        # Someone created it (same name in another case, or same slug) meanwhile.
+        existing = _skill_find(name=name, slug=slug)
+        if existing is None:
+            raise
+        return existing
+
+
+def _skill_find(*, name: str, slug: str) -> Skill | None:
+    return (
+        Skill.objects.filter(name__iexact=name).first() or Skill.objects.filter(slug=slug).first()
+    )
+
+
+def teacher_skill_add(
+    *,
+    teacher: User,
+    skill_name_or_slug: str,
+    level: str = TeacherSkill.Level.INTERMEDIATE,
+    blurb: str = "",
+) -> TeacherSkill:
+    """Say that ``teacher`` teaches a skill (an existing one by name or slug, else a new one).
+
+    Adding a skill the teacher already has replaces its level and blurb. Raises
+    ``Forbidden`` for non-teachers and ``ValidationFailed`` (fields ``skill``,
+    ``level``, ``blurb``) for bad input; a refusal creates nothing.
+    """
+    if not teacher.is_teacher:
+        raise Forbidden("Only teachers can add teaching skills.")
+    blurb = blurb.strip()
+    errors: dict[str, list[str]] = {}
+    _, _, skill_problem = _skill_name_clean(skill_name_or_slug)
+    if skill_problem:
+        errors["skill"] = [skill_problem]
+    if level not in TeacherSkill.Level.values:
+        errors["level"] = [f'"{level}" is not a level; use beginner, intermediate or expert.']
+    if len(blurb) > TEACHER_SKILL_BLURB_MAX_LENGTH:
+        errors["blurb"] = [
+            f"Keep the blurb to {TEACHER_SKILL_BLURB_MAX_LENGTH} characters or fewer "
+            f"(it has {len(blurb)})."
+        ]
+    if errors:
+        # Each message names its subject, so the first one reads well alone on a page.
+        raise ValidationFailed(next(iter(errors.values()))[0], fields=errors)
+    skill = skill_get_or_create(name=skill_name_or_slug)
+    # update_or_create locks an existing row and re-reads after a lost insert race.
+    teacher_skill, _ = TeacherSkill.objects.update_or_create(
+        teacher=teacher, skill=skill, defaults={"level": level, "blurb": blurb}
+    )
+    return teacher_skill
+
+
+def teacher_skill_remove(*, teacher: User, slug: str) -> None:
+    """Stop teaching the skill ``slug``: ``Forbidden`` for non-teachers, ``NotFound`` if not theirs."""
+    if not teacher.is_teacher:
+        raise Forbidden("Only teachers can remove teaching skills.")
+    deleted, _ = TeacherSkill.objects.filter(teacher=teacher, skill__slug=slug).delete()
+    if not deleted:
+        raise NotFound("You do not teach that skill.")
+
+
 def login_attempt_register(*, username: str, client_ip: str) -> None:
     """Count a login attempt; raises ``RateLimited`` past ``LOGIN_RATE_LIMIT`` per account and per IP."""
     limit, window = parse_rate(settings.LOGIN_RATE_LIMIT)
@@ -197,3 +301,39 @@ def _push_unread_count(user: User) -> None:
         user_group(user.pk),
         {"type": "notification.unread", "count": notification_unread_count(user=user)},
     )
+
+
+PREMIUM_PERIOD = timedelta(days=30)
+
+
+def payment_charge(*, user: User, plan: str) -> str:
+    """Take payment for ``plan`` and return a receipt reference.
+
+    Simulated: always succeeds. A real provider plugs in here; raise ``AppError``
+    (code ``payment_failed``, status 402) to refuse, and nothing else changes.
+    """
+    return f"simulated-{plan}-{user.pk}-{timezone.now():%Y%m%d%H%M%S}"
+
+
+@transaction.atomic
+def subscription_upgrade(*, user: User, now: datetime | None = None) -> User:
+    """Premium until max(now, current expiry) + 30 days, effective on the next request."""
+    now = now or timezone.now()
+    locked = User.objects.select_for_update().get(pk=user.pk)
+    payment_charge(user=locked, plan="premium-30d")
+    base = now
+    if locked.is_premium(now) and locked.subscription_expiry:
+        base = max(now, locked.subscription_expiry)
+    locked.subscription_type = User.Plan.PREMIUM
+    locked.subscription_expiry = base + PREMIUM_PERIOD
+    locked.save(update_fields=["subscription_type", "subscription_expiry"])
+    notification_send(
+        user=locked,
+        kind="plan.upgraded",
+        title="Welcome to premium",
+        body=f"Book as many sessions as you like until {locked.subscription_expiry:%b %d, %Y}.",
+        url="/upgrade/",
+    )
+    user.subscription_type = locked.subscription_type
+    user.subscription_expiry = locked.subscription_expiry
+    return locked

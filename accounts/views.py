@@ -1,14 +1,16 @@
-"""Pages for accounts: landing, registration, login, dashboard, profile, notifications."""
+"""Pages for accounts: landing, registration, login, dashboard, profile, skills, notifications."""
 
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from accounts import selectors, services
-from accounts.forms import ProfileForm, RateLimitedLoginForm, RegistrationForm
+from accounts.forms import ProfileForm, RateLimitedLoginForm, RegistrationForm, TeacherSkillForm
+from accounts.models import TeacherSkill
 from skilllink.errors import AppError
 
 
@@ -54,7 +56,7 @@ def dashboard(request):
     context = {
         "plan": selectors.user_subscription_summary(user=user),
         "recent_notifications": selectors.notification_list(user=user, limit=5),
-        "teacher_skills": user.teacher_skills.select_related("skill") if user.is_teacher else [],
+        "teacher_skills": selectors.teacher_skill_list(teacher=user) if user.is_teacher else [],
     }
     return render(request, "accounts/dashboard.html", context)
 
@@ -87,7 +89,47 @@ def profile(request):
         else:
             messages.success(request, "Your profile is saved.")
             return redirect("accounts:profile")
-    return render(request, "accounts/profile.html", {"form": form})
+    context = {"form": form}
+    if user.is_teacher:
+        context["teacher_skills"] = selectors.teacher_skill_list(teacher=user)
+        context["skill_form"] = TeacherSkillForm()
+    return render(request, "accounts/profile.html", context)
+
+
+def _profile_skills_url() -> str:
+    return reverse("accounts:profile") + "#skills"
+
+
+@login_required
+@require_http_methods(["POST"])
+def skill_add(request):
+    try:
+        teacher_skill = services.teacher_skill_add(
+            teacher=request.user,
+            skill_name_or_slug=request.POST.get("skill", ""),
+            level=request.POST.get("level") or TeacherSkill.Level.INTERMEDIATE,
+            blurb=request.POST.get("blurb", ""),
+        )
+    except AppError as error:
+        messages.error(request, error.detail)
+    else:
+        messages.success(
+            request,
+            f"{teacher_skill.skill.name} is on your list ({teacher_skill.get_level_display()}).",
+        )
+    return redirect(_profile_skills_url())
+
+
+@login_required
+@require_http_methods(["POST"])
+def skill_remove(request, slug: str):
+    try:
+        services.teacher_skill_remove(teacher=request.user, slug=slug)
+    except AppError as error:
+        messages.error(request, error.detail)
+    else:
+        messages.success(request, "Removed from the skills you teach.")
+    return redirect(_profile_skills_url())
 
 
 @login_required

@@ -6,7 +6,6 @@ from django.db.models import F
 from accounts.models import User
 from accounts.services import notification_send
 from credits.models import Rating, TeacherRating
-from credits.selectors import rating_prior_forget
 from scheduling.models import Booking
 from scheduling.transitions import booking_get_for_user
 from skilllink.errors import Conflict, Forbidden, ValidationFailed
@@ -41,7 +40,6 @@ def rating_submit(*, booking_id: int, learner: User, stars: int, feedback: str =
     TeacherRating.objects.filter(teacher_id=booking.teacher_id).update(
         count=F("count") + 1, total=F("total") + stars
     )
-    transaction.on_commit(rating_prior_forget)
     notification_send(
         user=booking.teacher,
         kind="rating.received",

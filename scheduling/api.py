@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api import ErrorSerializer
+from accounts.services import subscription_upgrade
 from credits.selectors import rating_summary
 from scheduling import selectors, transitions
 from scheduling.models import Booking
@@ -442,3 +443,32 @@ class MatchDetailApi(APIView):
     def delete(self, request, request_id: int):
         pending = matching.match_request_cancel(learner=request.user, request_id=request_id)
         return Response(match_request_payload(pending))
+
+
+# --- Plan ----------------------------------------------------------------------------
+
+
+class PlanSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["free", "premium"])
+    expires_at = serializers.DateTimeField(allow_null=True)
+    bookings_used = serializers.IntegerField()
+    bookings_limit = serializers.IntegerField(allow_null=True)
+    window_days = serializers.IntegerField()
+    next_free_at = serializers.DateTimeField(allow_null=True)
+
+
+class SubscriptionApi(UserZoneMixin, APIView):
+    @extend_schema(responses={200: PlanSerializer}, summary="My plan and free-plan usage")
+    def get(self, request):
+        return Response(PlanSerializer(selectors.plan_summary(user=request.user)).data)
+
+
+class SubscriptionUpgradeApi(UserZoneMixin, APIView):
+    @extend_schema(
+        request=None,
+        responses={200: PlanSerializer, 402: ErrorSerializer},
+        summary="Upgrade to premium for 30 days (extends a running premium)",
+    )
+    def post(self, request):
+        user = subscription_upgrade(user=request.user)
+        return Response(PlanSerializer(selectors.plan_summary(user=user)).data)

@@ -20,6 +20,12 @@ urlpatterns = [
         api.booking_complete_view,
         name="api-booking-complete",
     ),
+    path("subscription/", api.SubscriptionApi.as_view(), name="api-subscription"),
+    path(
+        "subscription/upgrade/",
+        api.SubscriptionUpgradeApi.as_view(),
+        name="api-subscription-upgrade",
+    ),
     path("match/", api.MatchApi.as_view(), name="api-match"),
     path("match/<int:request_id>/", api.MatchDetailApi.as_view(), name="api-match-detail"),
 ]

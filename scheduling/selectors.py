@@ -1,6 +1,7 @@
-"""Reads for scheduling: open slots, teacher discovery, a user's sessions."""
+"""Reads for scheduling: open slots, teacher discovery, a user's sessions, plan usage."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import (
     Exists,
@@ -15,6 +16,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Skill, TeacherSkill, User
+from accounts.selectors import FREE_PLAN_BOOKINGS_PER_WINDOW, FREE_PLAN_WINDOW_DAYS
 from credits.selectors import teacher_score_expression
 from scheduling.models import AvailabilitySlot, Booking, MatchRequest
 from skilllink.errors import NotFound
@@ -192,6 +194,35 @@ def bookings_for_user(
     if status:
         qs = qs.filter(status__in=status.split(","))
     return qs.order_by("start", "id")
+
+
+QUOTA_WINDOW = timedelta(days=FREE_PLAN_WINDOW_DAYS)
+
+
+def quota_usage(*, learner: User, now: datetime) -> tuple[int, datetime | None]:
+    """(bookings counted in the rolling window, when the oldest of them leaves it)."""
+    counted = Booking.objects.filter(
+        learner=learner, counts_for_quota=True, created_at__gt=now - QUOTA_WINDOW
+    )
+    used = counted.count()
+    oldest = counted.order_by("created_at").values_list("created_at", flat=True).first()
+    return used, (oldest + QUOTA_WINDOW if oldest else None)
+
+
+def plan_summary(*, user: User, now: datetime | None = None) -> dict[str, Any]:
+    """The plan as api.md's ``/api/subscription/`` shows it, usage included."""
+    now = now or timezone.now()
+    premium = user.is_premium(now)
+    used, frees_at = quota_usage(learner=user, now=now)
+    return {
+        "type": "premium" if premium else "free",
+        "expires_at": user.subscription_expiry if premium else None,
+        "bookings_used": used,
+        "bookings_limit": None if premium else FREE_PLAN_BOOKINGS_PER_WINDOW,
+        "window_days": FREE_PLAN_WINDOW_DAYS,
+        # When the oldest counted booking leaves the window (a place frees up).
+        "next_free_at": frees_at if not premium and used >= FREE_PLAN_BOOKINGS_PER_WINDOW else None,
+    }
 
 
 def match_requests_for_user(*, user: User) -> QuerySet:

@@ -10,12 +10,15 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from scheduling.background import InProcessSweep  # noqa: E402
 from skilllink.routing import websocket_urlpatterns  # noqa: E402
 from skilllink.ws_auth import TokenOrSessionAuthMiddleware  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {
-        "http": django_asgi_app,
-        "websocket": TokenOrSessionAuthMiddleware(URLRouter(websocket_urlpatterns)),
-    }
+application = InProcessSweep(
+    ProtocolTypeRouter(
+        {
+            "http": django_asgi_app,
+            "websocket": TokenOrSessionAuthMiddleware(URLRouter(websocket_urlpatterns)),
+        }
+    )
 )

@@ -75,6 +75,9 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 # Pub/sub publishes borrow a pooled connection each; redis-py's default cap (100)
 # fails sends at a few hundred sockets (stack-notes.md), so the cap is explicit.
 REDIS_MAX_CONNECTIONS = int(os.environ.get("REDIS_MAX_CONNECTIONS", "1000"))
+# Pub/sub channels ignore the Redis db number: deployments (or test runs) sharing
+# one Redis need distinct prefixes.
+REDIS_PREFIX = os.environ.get("REDIS_PREFIX", "skilllink")
 GEMINI_API_KEY = os.environ.get("GEMINI_API_KEY", "")
 GEMINI_MODEL = os.environ.get("GEMINI_MODEL", "gemini-2.5-flash")
 GEMINI_BASE_URL = os.environ.get("GEMINI_BASE_URL", "")
@@ -86,6 +89,9 @@ SECURE_SSL_REDIRECT = _env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 TRUST_X_FORWARDED_PROTO = _env_bool("TRUST_X_FORWARDED_PROTO", False)
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000"))
 LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10/900")  # attempts / seconds
+# Without Redis, the sweep must run in the server process to reach its sockets.
+SWEEP_IN_PROCESS = _env_bool("SKILLLINK_SWEEP_IN_PROCESS", not REDIS_URL)
+SWEEP_INTERVAL_SECONDS = float(os.environ.get("SKILLLINK_SWEEP_INTERVAL", "15"))
 # -----------------------------------------------------------------------------
 
 if not SECRET_KEY:
@@ -178,6 +184,8 @@ STATICFILES_DIRS = [
     BASE_DIR / "static",
     # npm packages pinned in package.json, served as /static/vendor/<name>/...
     ("vendor/fullcalendar", BASE_DIR / "node_modules" / "fullcalendar"),
+    ("vendor/fullcalendar-luxon3", BASE_DIR / "node_modules" / "@fullcalendar" / "luxon3"),
+    ("vendor/luxon", BASE_DIR / "node_modules" / "luxon" / "build" / "global"),
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -200,7 +208,7 @@ if REDIS_URL:
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
                 "hosts": [{"address": REDIS_URL, "max_connections": REDIS_MAX_CONNECTIONS}],
-                "prefix": "skilllink",
+                "prefix": REDIS_PREFIX,
             },
         }
     }
@@ -208,7 +216,7 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "skilllink",
+            "KEY_PREFIX": REDIS_PREFIX,
         }
     }
 else:

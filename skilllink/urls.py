@@ -8,6 +8,7 @@ from skilllink import views
 urlpatterns = [
     path("", account_views.home, name="home"),
     path("", include("accounts.urls")),
+    path("", include("scheduling.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("accounts.api_urls")),
     path("api/", include("scheduling.api_urls")),

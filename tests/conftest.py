@@ -36,6 +36,8 @@ def _isolated_state(settings):
     from django.core.cache import cache
 
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # Tests drive time themselves; the in-process sweep belongs to real servers.
+    settings.SWEEP_IN_PROCESS = False
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "t"}
     }

@@ -1,6 +1,6 @@
 """Booking requests and the free-plan quota."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -11,22 +11,9 @@ from accounts.selectors import FREE_PLAN_BOOKINGS_PER_WINDOW, FREE_PLAN_WINDOW_D
 from accounts.services import notification_send
 from scheduling.models import AvailabilitySlot, Booking, BookingEvent
 from scheduling.payloads import booking_payload
+from scheduling.selectors import quota_usage
 from skilllink.errors import AppError, Conflict, Forbidden, NotFound, ValidationFailed
 from skilllink.realtime import send_on_commit, user_group
-
-QUOTA_WINDOW = timedelta(days=FREE_PLAN_WINDOW_DAYS)
-
-
-def quota_usage(*, learner: User, now: datetime) -> tuple[int, datetime | None]:
-    """(bookings counted in the rolling window, when the oldest of them leaves it)."""
-    counted = Booking.objects.filter(
-        learner=learner, counts_for_quota=True, created_at__gt=now - QUOTA_WINDOW
-    ).order_by("created_at")
-    created = list(
-        counted.values_list("created_at", flat=True)[: FREE_PLAN_BOOKINGS_PER_WINDOW + 1]
-    )
-    frees_at = created[0] + QUOTA_WINDOW if created else None
-    return counted.count(), frees_at
 
 
 def quota_check(learner: User, now: datetime) -> None:

@@ -13,6 +13,7 @@ const timeFormat = new Intl.DateTimeFormat(undefined, {
   month: "short",
   day: "numeric",
   hour: "2-digit",
+  hourCycle: "h23",
   minute: "2-digit",
   timeZone: document.body.dataset.timezone || undefined,
 });
@@ -21,7 +22,7 @@ function setUnread(count) {
   if (!badge) return;
   badge.textContent = count > 99 ? "99+" : String(count);
   badge.hidden = count <= 0;
-  document.body.dataset.unreadCount = String(count);
+  document.body.dataset.unread = String(count);
 }
 
 function renderItem(notification) {
@@ -122,19 +123,24 @@ function prependToLiveLists(notification) {
 
 // Socket with reconnection and exponential backoff (capped), reset after a good connection.
 let attempt = 0;
+let everConnected = false;
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const socket = new WebSocket(`${scheme}://${location.host}/ws/notifications/`);
   socket.addEventListener("open", () => {
     attempt = 0;
     document.body.dataset.notificationsSocket = "open";
+    if (everConnected) document.dispatchEvent(new CustomEvent("skilllink:reconnected"));
+    everConnected = true;
   });
   socket.addEventListener("message", (event) => {
     const frame = JSON.parse(event.data);
     if (frame.type === "unread") {
       setUnread(frame.count);
+    } else if (frame.type === "booking") {
+      document.dispatchEvent(new CustomEvent("skilllink:booking", { detail: frame.booking }));
     } else if (frame.type === "notification") {
-      const current = Number(document.body.dataset.unreadCount || badge?.textContent || 0);
+      const current = Number(document.body.dataset.unread || badge?.textContent || 0);
       setUnread(current + 1);
       prependToLiveLists(frame.notification);
       showToast(frame.notification.title, "info", { href: frame.notification.url || undefined });

@@ -1,0 +1,48 @@
+"""The sweep inside the server process.
+
+With the in-memory channel layer only code running in the server process can
+reach its sockets, so there the sweep must run here (design §2). Daphne has no
+ASGI lifespan, so the loop starts with the first connection the server handles.
+"""
+
+import asyncio
+import logging
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import close_old_connections
+
+from scheduling.services.sweep import sweep
+
+logger = logging.getLogger(__name__)
+
+
+def _sweep_once() -> dict[str, int]:
+    close_old_connections()
+    try:
+        return sweep()
+    finally:
+        close_old_connections()
+
+
+class InProcessSweep:
+    """ASGI wrapper that runs the sweep every ``SWEEP_INTERVAL_SECONDS`` on this server's loop."""
+
+    def __init__(self, app):
+        self.app = app
+        self.task: asyncio.Task | None = None
+
+    async def __call__(self, scope, receive, send):
+        if self.task is None and settings.SWEEP_IN_PROCESS:
+            self.task = asyncio.get_running_loop().create_task(self._run())
+        return await self.app(scope, receive, send)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                counts = await sync_to_async(_sweep_once, thread_sensitive=False)()
+                if any(counts.values()):
+                    logger.info("sweep: %s", counts)
+            except Exception:
+                logger.exception("In-process sweep failed")
+            await asyncio.sleep(settings.SWEEP_INTERVAL_SECONDS)

@@ -1,0 +1,1 @@
+"""HTML pages for scheduling, one module per area; each module exports ``urlpatterns``."""

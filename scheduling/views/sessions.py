@@ -1,0 +1,308 @@
+"""Session pages: booking confirmation, my sessions, a session's page, matchmaking, the upgrade page."""
+
+from datetime import datetime
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from accounts.models import Skill, TeacherSkill
+from accounts.services import subscription_upgrade
+from credits.models import Rating
+from credits.services import rating_submit
+from scheduling import selectors, transitions
+from scheduling.models import AvailabilitySlot, Booking
+from scheduling.services.bookings import booking_request
+from scheduling.services.matching import match_request, match_request_cancel
+from skilllink.errors import AppError
+
+S = Booking.Status
+
+
+class BookingForm(forms.Form):
+    skill = forms.ChoiceField(required=False, label="What do you want to learn?")
+    message = forms.CharField(
+        required=False,
+        max_length=1000,
+        label="Message to the teacher (optional)",
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "What would you like to cover?"}),
+    )
+
+
+class MatchForm(forms.Form):
+    skill = forms.ChoiceField(label="Skill")
+    window_start = forms.DateTimeField(
+        label="From", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    window_end = forms.DateTimeField(
+        label="Until", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    message = forms.CharField(required=False, max_length=1000, label="Message (optional)")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        taught = Skill.objects.filter(teacher_skills__isnull=False).distinct().order_by("name")
+        self.fields["skill"].choices = [(s.slug, s.name) for s in taught]
+
+
+def _open_slot(slot_id: int) -> AvailabilitySlot:
+    slot = (
+        AvailabilitySlot.objects.select_related("teacher", "skill")
+        .filter(pk=slot_id, teacher__is_active=True)
+        .first()
+    )
+    if slot is None:
+        raise Http404("No such slot.")
+    return slot
+
+
+def _slot_is_open(slot: AvailabilitySlot) -> bool:
+    return selectors.slots_open().filter(pk=slot.pk).exists()
+
+
+def _safe_next(request, fallback: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback
+
+
+@login_required
+def book(request, slot_id: int):
+    slot = _open_slot(slot_id)
+    form = BookingForm(request.POST or None)
+    if slot.skill is not None:
+        form.fields["skill"].choices = [(slot.skill.slug, slot.skill.name)]
+    else:
+        taught = TeacherSkill.objects.filter(teacher=slot.teacher).select_related("skill")
+        form.fields["skill"].choices = [("", "Anything they teach")] + [
+            (ts.skill.slug, ts.skill.name) for ts in taught
+        ]
+    if request.method == "POST" and form.is_valid():
+        try:
+            booking = booking_request(
+                learner=request.user,
+                slot_id=slot.pk,
+                skill_slug=form.cleaned_data["skill"] or None,
+                message=form.cleaned_data["message"],
+            )
+        except AppError as error:
+            if error.code == "upgrade_required":
+                messages.warning(request, error.detail)
+                return redirect(f"{reverse('scheduling:upgrade')}?next={request.path}")
+            messages.error(request, error.detail)
+        else:
+            messages.success(
+                request,
+                f"Request sent to {slot.teacher.username}. You'll be told when they answer.",
+            )
+            return redirect("scheduling:session_detail", booking_id=booking.pk)
+    context = {
+        "slot": slot,
+        "form": form,
+        "is_open": _slot_is_open(slot),
+        "plan": selectors.plan_summary(user=request.user),
+        "own_slot": slot.teacher_id == request.user.pk,
+    }
+    return render(request, "scheduling/book.html", context)
+
+
+def _sessions_context(user, now: datetime) -> dict:
+    bookings = [
+        transitions.booking_apply_due(booking=b, now=now)
+        for b in selectors.bookings_for_user(user=user)
+    ]
+    waiting = [b for b in bookings if b.status == S.REQUESTED and b.teacher_id == user.pk]
+    my_requests = [b for b in bookings if b.status == S.REQUESTED and b.learner_id == user.pk]
+    upcoming = [b for b in bookings if b.status in (S.SCHEDULED, S.IN_PROGRESS)]
+    past = sorted((b for b in bookings if not b.is_active), key=lambda b: b.start, reverse=True)[
+        :50
+    ]
+    return {
+        "waiting": waiting,
+        "my_requests": my_requests,
+        "upcoming": upcoming,
+        "past": past,
+        "pending_matches": [
+            m for m in selectors.match_requests_for_user(user=user) if m.status == "pending"
+        ],
+        "now": now,
+    }
+
+
+@login_required
+def session_list(request):
+    context = _sessions_context(request.user, timezone.now())
+    if request.GET.get("partial"):
+        return render(request, "scheduling/_sessions_body.html", context)
+    return render(request, "scheduling/session_list.html", context)
+
+
+@login_required
+def session_detail(request, booking_id: int):
+    try:
+        booking = transitions.booking_get_for_user(user=request.user, booking_id=booking_id)
+    except AppError as error:
+        raise Http404(error.detail) from None
+    user = request.user
+    now = timezone.now()
+    opens, closes = transitions.room_window(booking)
+    is_teacher = booking.teacher_id == user.pk
+    rating = Rating.objects.filter(booking=booking).first()
+    context = {
+        "booking": booking,
+        "other": booking.learner if is_teacher else booking.teacher,
+        "is_teacher": is_teacher,
+        "can_answer": is_teacher and booking.status == S.REQUESTED,
+        "can_cancel": booking.status in (S.REQUESTED, S.SCHEDULED) and now < booking.start,
+        "room_opens": opens,
+        "room_open_now": booking.status in (S.SCHEDULED, S.IN_PROGRESS) and opens <= now <= closes,
+        "rating": rating,
+        "can_rate": not is_teacher and booking.status == S.COMPLETED and rating is None,
+        "events": booking.events.select_related("actor"),
+    }
+    template = (
+        "scheduling/_session_body.html"
+        if request.GET.get("partial")
+        else "scheduling/session_detail.html"
+    )
+    return render(request, template, context)
+
+
+@login_required
+@require_POST
+def session_action(request, booking_id: int, action: str):
+    user = request.user
+    reason = request.POST.get("reason", "")[:500]
+    moves = {
+        "accept": lambda: transitions.booking_accept(booking_id=booking_id, teacher=user),
+        "decline": lambda: transitions.booking_decline(
+            booking_id=booking_id, teacher=user, reason=reason
+        ),
+        "cancel": lambda: transitions.booking_cancel(
+            booking_id=booking_id, user=user, reason=reason
+        ),
+    }
+    if action not in moves:
+        raise Http404("No such action.")
+    done = {"accept": "accepted", "decline": "declined", "cancel": "cancelled"}[action]
+    try:
+        moves[action]()
+    except AppError as error:
+        if error.status == 404:
+            raise Http404(error.detail) from None
+        messages.error(request, error.detail)
+    else:
+        messages.success(request, f"Session {done}.")
+    return redirect(_safe_next(request, reverse("scheduling:session_detail", args=[booking_id])))
+
+
+@login_required
+@require_POST
+def session_rate(request, booking_id: int):
+    try:
+        stars = int(request.POST.get("stars", "0"))
+    except ValueError:
+        stars = 0
+    try:
+        rating_submit(
+            booking_id=booking_id,
+            learner=request.user,
+            stars=stars,
+            feedback=request.POST.get("feedback", ""),
+        )
+    except AppError as error:
+        if error.status == 404:
+            raise Http404(error.detail) from None
+        messages.error(request, error.detail)
+    else:
+        messages.success(request, "Thank you — your rating helps other learners.")
+    return redirect("scheduling:session_detail", booking_id=booking_id)
+
+
+@login_required
+def upgrade(request):
+    if request.method == "POST":
+        try:
+            subscription_upgrade(user=request.user)
+        except AppError as error:
+            messages.error(request, error.detail)
+        else:
+            expiry = timezone.localtime(request.user.subscription_expiry)
+            messages.success(request, f"You're premium until {expiry:%b %d, %Y %H:%M}.")
+            return redirect(_safe_next(request, reverse("scheduling:upgrade")))
+    context = {
+        "plan": selectors.plan_summary(user=request.user),
+        "next": request.GET.get("next", ""),
+    }
+    return render(request, "scheduling/upgrade.html", context)
+
+
+@login_required
+@require_POST
+def match(request):
+    form = MatchForm(request.POST)
+    if not form.is_valid():
+        for field, errors in form.errors.items():
+            label = form.fields[field].label if field in form.fields else ""
+            messages.error(request, f"{label}: {errors[0]}" if label else errors[0])
+        return redirect("accounts:dashboard")
+    data = form.cleaned_data
+    try:
+        outcome, result = match_request(
+            learner=request.user,
+            skill_slug=data["skill"],
+            window_start=data["window_start"],
+            window_end=data["window_end"],
+            message=data["message"],
+        )
+    except AppError as error:
+        messages.error(request, error.detail)
+        if error.code == "upgrade_required":
+            return redirect("scheduling:upgrade")
+        return redirect("accounts:dashboard")
+    if outcome == "matched":
+        messages.success(
+            request, f"Matched with {result.teacher.username}: your request is waiting for them."
+        )
+        return redirect("scheduling:session_detail", booking_id=result.pk)
+    messages.info(
+        request,
+        "No teacher is free in that window yet. We'll book the first fitting slot "
+        "the moment one opens and tell you.",
+    )
+    return redirect("scheduling:session_list")
+
+
+@login_required
+@require_POST
+def match_cancel(request, request_id: int):
+    try:
+        match_request_cancel(learner=request.user, request_id=request_id)
+    except AppError as error:
+        if error.status == 404:
+            raise Http404(error.detail) from None
+        messages.error(request, error.detail)
+    else:
+        messages.success(request, "Match request cancelled.")
+    return redirect("scheduling:session_list")
+
+
+urlpatterns = [
+    path("book/<int:slot_id>/", book, name="book"),
+    path("sessions/", session_list, name="session_list"),
+    path("sessions/<int:booking_id>/", session_detail, name="session_detail"),
+    path("sessions/<int:booking_id>/rate/", session_rate, name="session_rate"),
+    path("sessions/<int:booking_id>/<str:action>/", session_action, name="session_action"),
+    path("upgrade/", upgrade, name="upgrade"),
+    path("match/", match, name="match"),
+    path("match/<int:request_id>/cancel/", match_cancel, name="match_cancel"),
+]

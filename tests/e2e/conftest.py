@@ -1,0 +1,135 @@
+"""Browser tests: Debian's Chromium driven by Playwright (sync API) against daphne.
+
+The server is a separate process on the test database (``tests.live_server``), so
+tests use ``transactional_db``: what they write is committed and the server sees it.
+A failing test leaves a screenshot of each of its pages in ``artifacts/``.
+"""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import require
+from tests.live_server import (
+    BASE_DIR,
+    live_servers,
+    pubsub_layer_settings,
+    redis_flush,
+    redis_reachable,
+    redis_test_url,
+)
+
+CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+]
+ARTIFACTS = BASE_DIR / "artifacts"
+DEFAULT_CONTEXT = {
+    "viewport": {"width": 1280, "height": 800},
+    "color_scheme": "light",
+    "timezone_id": "UTC",
+    "locale": "en-US",
+}
+
+
+def chromium_executable() -> str | None:
+    for candidate in CHROMIUM_CANDIDATES:
+        if os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
+
+
+@pytest.fixture(autouse=True)
+def _allow_async_unsafe(monkeypatch):
+    # Playwright's sync API keeps an event loop in this thread; Django's ORM would
+    # otherwise refuse to run "from an async context" in the test body.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture
+def start_server(transactional_db):
+    """``start_server(redis_url=None) -> Server``: daphne on the test DB, stopped afterwards."""
+    with live_servers() as start:
+        yield start
+
+
+@pytest.fixture
+def live_server_url(start_server) -> str:
+    return start_server().url
+
+
+@pytest.fixture
+def redis_url(settings) -> str:
+    """A flushed Redis shared with the server; this process sends through the pub/sub layer."""
+    url = redis_test_url()
+    require(redis_reachable(url), f"Redis not reachable at {url}")
+    redis_flush(url)
+    settings.CHANNEL_LAYERS = pubsub_layer_settings(url)
+    return url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = chromium_executable()
+    require(executable is not None, "Chromium not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def new_page(request, browser):
+    """``new_page(**context_options) -> Page`` in a fresh context (defaults: 1280x800, light, UTC)."""
+    contexts = []
+
+    def make(**options):
+        context = browser.new_context(**{**DEFAULT_CONTEXT, **options})
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+
+    call = getattr(request.node, "rep_call", None)
+    failed = call is not None and call.failed
+    for index, context in enumerate(contexts):
+        if failed:
+            ARTIFACTS.mkdir(exist_ok=True)
+            name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid)
+            for page_index, page in enumerate(context.pages):
+                path = Path(ARTIFACTS, f"{name}-{index}-{page_index}.png")
+                try:
+                    page.screenshot(path=str(path), full_page=True)
+                    print(f"screenshot of the failure: {path}")
+                except Exception as error:
+                    print(f"could not screenshot {page.url}: {error}")
+        context.close()
+
+
+@pytest.fixture
+def page(new_page):
+    return new_page()

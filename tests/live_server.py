@@ -1,0 +1,263 @@
+"""Run the real ASGI app (daphne, a separate process) against the test database.
+
+Browser and cluster tests talk to it over real sockets. The server gets the test
+process's database (the one pytest-django created; use it from a test with
+``transactional_db`` so what the test writes is committed and visible), its
+``SECRET_KEY`` (JWTs minted in the test verify there), ``DEBUG=1``, and Redis only
+when asked. Every server started here is killed when its context ends, on test
+failure too, and at interpreter exit as a last resort.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DAPHNE = BASE_DIR / ".venv" / "bin" / "daphne"
+START_TIMEOUT = 20.0
+DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/3"
+# Pub/sub ignores the db number: a prefix per test run keeps parallel runs apart.
+TEST_REDIS_PREFIX = f"skilllink-test-{os.getpid()}"
+
+_running: set[Server] = set()
+
+
+def redis_test_url() -> str:
+    """The Redis the real-time tests use: a dedicated database number, flushed by them."""
+    return os.environ.get("SKILLLINK_TEST_REDIS_URL", DEFAULT_TEST_REDIS_URL)
+
+
+def redis_reachable(url: str) -> bool:
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except Exception:
+        return False
+
+
+def redis_flush(url: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
+def pubsub_layer_settings(redis_url: str) -> dict:
+    """CHANNEL_LAYERS for the test process so its sends reach the servers' sockets.
+
+    Must match what skilllink/settings.py builds from REDIS_URL (backend and prefix).
+    """
+    return {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [{"address": redis_url}], "prefix": TEST_REDIS_PREFIX},
+        }
+    }
+
+
+def database_url_from_settings(settings_dict: dict) -> str:
+    """A DATABASE_URL (as settings.database_from_url reads it) for the test database."""
+    engine = settings_dict["ENGINE"]
+    name = str(settings_dict["NAME"])
+    if engine == "django.db.backends.sqlite3":
+        if name == ":memory:" or name.startswith("file:") or "mode=memory" in name:
+            raise RuntimeError(
+                "The test database is an in-memory SQLite database; a server process "
+                "cannot share it. settings.database_from_url must give TEST a file NAME."
+            )
+        return "sqlite:///" + str(Path(name).resolve())  # four slashes: absolute path
+    if engine == "django.db.backends.postgresql":
+        user = quote(settings_dict.get("USER") or "", safe="")
+        password = quote(settings_dict.get("PASSWORD") or "", safe="")
+        auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+        host = settings_dict.get("HOST") or "localhost"
+        port = f":{settings_dict['PORT']}" if settings_dict.get("PORT") else ""
+        options = {k: v for k, v in (settings_dict.get("OPTIONS") or {}).items() if v is not None}
+        query = f"?{urlencode(options)}" if options else ""
+        return f"postgres://{auth}{host}{port}/{quote(name, safe='')}{query}"
+    raise RuntimeError(f"No DATABASE_URL form for the {engine} backend.")
+
+
+def current_database_url() -> str:
+    from django.db import connection
+
+    return database_url_from_settings(connection.settings_dict)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServerFailedToStart(RuntimeError):
+    pass
+
+
+class Server:
+    """One daphne process. ``url``/``ws_url`` have no trailing slash."""
+
+    def __init__(self, *, database_url: str, secret_key: str, redis_url: str | None = None):
+        self.database_url = database_url
+        self.redis_url = redis_url
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}"
+        self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in stop())
+            prefix=f"daphne-{self.port}-", suffix=".log", delete=False
+        )
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "skilllink.settings",
+            "DEBUG": "1",
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": secret_key,
+            "PYTHONUNBUFFERED": "1",
+        }
+        env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        if redis_url:
+            env["REDIS_URL"] = redis_url
+            env["REDIS_PREFIX"] = TEST_REDIS_PREFIX
+        else:
+            env.pop("REDIS_URL", None)  # in-memory layer unless asked: nothing leaks in
+        self.process = subprocess.Popen(
+            [str(DAPHNE), "-b", "127.0.0.1", "-p", str(self.port), "skilllink.asgi:application"],
+            cwd=BASE_DIR,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stop() kills children too
+        )
+        _running.add(self)
+
+    def __repr__(self) -> str:
+        return f"<Server {self.url} pid={self.process.pid} redis={self.redis_url}>"
+
+    def output(self) -> str:
+        try:
+            return Path(self._log.name).read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        last_error = "no answer yet"
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ServerFailedToStart(
+                    f"daphne exited with {self.process.returncode} before it was ready:\n"
+                    f"{self.output()}"
+                )
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    pass
+                with urllib.request.urlopen(f"{self.url}/healthz/", timeout=2) as response:
+                    if response.status == 200:
+                        return
+                    last_error = f"/healthz/ answered {response.status}"
+            except urllib.error.HTTPError as error:
+                last_error = f"/healthz/ answered {error.code}"
+            except OSError as error:
+                last_error = str(error)
+            time.sleep(0.1)
+        raise ServerFailedToStart(
+            f"daphne on port {self.port} not ready within {timeout:.0f} s ({last_error}):\n"
+            f"{self.output()}"
+        )
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=5)
+        _running.discard(self)
+        if not self._log.closed:
+            self._log.close()
+            with contextlib.suppress(OSError):
+                os.unlink(self._log.name)
+
+
+def start_server(
+    *, redis_url: str | None = None, database_url: str | None = None, attempts: int = 3
+) -> Server:
+    """Start daphne on a free port against the current (test) database and wait for it.
+
+    Retries on a fresh port if one was taken between choosing and binding it.
+    """
+    from django.conf import settings
+
+    database_url = database_url or current_database_url()
+    for attempt in range(attempts):
+        server = Server(
+            database_url=database_url, secret_key=settings.SECRET_KEY, redis_url=redis_url
+        )
+        try:
+            server.wait_ready()
+        except ServerFailedToStart as error:
+            output = server.output()
+            server.stop()
+            if "Address already in use" in output and attempt + 1 < attempts:
+                continue
+            raise ServerFailedToStart(str(error)) from None
+        except BaseException:
+            server.stop()
+            raise
+        return server
+    raise AssertionError("unreachable")
+
+
+@contextlib.contextmanager
+def live_servers() -> Iterator[Callable[..., Server]]:
+    """Yield ``start(*, redis_url=None) -> Server``; every server started is stopped at exit.
+
+    If the block fails, each server's output is printed so pytest shows it with the
+    failure (captured output is only displayed for failing tests).
+    """
+    started: list[Server] = []
+
+    def start(*, redis_url: str | None = None) -> Server:
+        server = start_server(redis_url=redis_url)
+        started.append(server)
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            output = server.output()
+            server.stop()
+            if output.strip():
+                print(f"----- {server!r} output -----\n{output}", file=sys.stdout)
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    for server in list(_running):
+        server.stop()

@@ -1,0 +1,327 @@
+"""Calendar pages: who may open them, times in the viewer's zone, discovery filters, query count."""
+
+import re
+import zoneinfo
+from datetime import datetime
+
+import pytest
+from django.test.utils import CaptureQueriesContext
+from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+
+from credits.services import rating_submit
+from scheduling.models import Booking
+from scheduling.services.bookings import booking_request
+from scheduling.transitions import booking_accept, booking_complete, booking_join
+from tests.factories import (
+    in_future,
+    make_learner,
+    make_slot,
+    make_teacher,
+    make_teacher_with_skills,
+)
+
+pytestmark = pytest.mark.django_db
+
+AVAILABILITY = reverse("scheduling:availability")
+TEACHERS = reverse("scheduling:teacher_list")
+
+
+def logged_in(client, user):
+    client.force_login(user)
+    return client
+
+
+def local_label(moment: datetime, zone: str) -> str:
+    """What the pages print for a moment (Django's ``D j M, H:i``) in ``zone``."""
+    local = moment.astimezone(zoneinfo.ZoneInfo(zone))
+    return f"{local:%a} {local.day} {local:%b, %H:%M}"
+
+
+def rate(teacher, stars: int, feedback: str = "") -> None:
+    """One completed, rated session through the real services (time moved, not slept)."""
+    learner = make_learner()
+    slot = make_slot(teacher, start=in_future(days=40 + Booking.objects.count()))
+    booking = booking_request(learner=learner, slot_id=slot.pk)
+    booking_accept(booking_id=booking.pk, teacher=teacher)
+    booking_join(booking_id=booking.pk, user=learner, now=slot.start)
+    booking_complete(booking_id=booking.pk, user=learner, now=slot.end)
+    rating_submit(booking_id=booking.pk, learner=learner, stars=stars, feedback=feedback)
+
+
+def card_names(html: str) -> list[str]:
+    return re.findall(r'<h2><a href="/teachers/\d+/">([^<]+)</a></h2>', html)
+
+
+def cards_by_name(html: str) -> dict[str, str]:
+    """Each card's HTML (up to the next card) by the teacher's name."""
+    chunks = html.split('<li class="card teacher-card">')[1:]
+    return {card_names(chunk)[0]: chunk for chunk in chunks}
+
+
+# --- /availability/ ----------------------------------------------------------------
+
+
+def test_availability_needs_a_login(client):
+    response = client.get(AVAILABILITY)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("accounts:login"))
+
+
+def test_teacher_gets_the_editor_in_their_own_zone_with_their_skills(client):
+    teacher = make_teacher_with_skills("Python", "Guitar", timezone_name="America/New_York")
+    slot = make_slot(teacher, start=in_future(days=2), skill_slug="python")
+    response = logged_in(client, teacher).get(AVAILABILITY)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'data-timezone="America/New_York"' in html
+    assert '<option value="python">Python</option>' in html
+    assert '<option value="guitar">Guitar</option>' in html
+    assert html.count('<option value="">Any of my skills</option>') == 3  # dialog, slot, form
+    # The accessible table lists the slot in the teacher's zone, with a delete button.
+    assert local_label(slot.start, "America/New_York") in html
+    assert f'data-delete-slot="{slot.pk}"' in html
+    assert "data-no-skills" not in html
+    # Vendored scripts only: no CDN.
+    for src in re.findall(r'<script[^>]+src="([^"]+)"', html):
+        assert src.startswith("/static/"), src
+    assert "/static/vendor/fullcalendar/index.global.min.js" in html
+    assert "/static/vendor/fullcalendar-luxon3/index.global.min.js" in html
+
+
+def test_learner_on_availability_gets_the_explanation_with_a_link_to_the_profile(client):
+    learner = make_learner()
+    response = logged_in(client, learner).get(AVAILABILITY)
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert "Availability is for teachers" in html
+    assert f'href="{reverse("accounts:profile")}"' in html
+    assert "data-availability-calendar" not in html
+    assert "fullcalendar" not in html
+
+
+def test_teacher_without_skills_is_told_to_add_some_and_may_still_offer_any_skill_slots(client):
+    teacher = make_teacher()
+    html = logged_in(client, teacher).get(AVAILABILITY).content.decode()
+    assert "data-no-skills" in html
+    assert f'{reverse("accounts:profile")}#skills' in html
+    assert '<option value="">Any of my skills</option>' in html
+
+
+def test_requested_and_booked_slots_are_listed_with_their_state_and_no_delete_button(client):
+    teacher = make_teacher_with_skills("Python")
+    requested = make_slot(teacher, start=in_future(days=2))
+    booked = make_slot(teacher, start=in_future(days=3))
+    open_slot = make_slot(teacher, start=in_future(days=4))
+    booking_request(learner=make_learner(), slot_id=requested.pk)
+    accepted = booking_request(learner=make_learner(), slot_id=booked.pk)
+    booking_accept(booking_id=accepted.pk, teacher=teacher)
+
+    html = logged_in(client, teacher).get(AVAILABILITY).content.decode()
+    rows = dict(re.findall(r'<tr data-slot-row="(\d+)">(.*?)</tr>', html, re.S))
+    assert "slot-pill-requested" in rows[str(requested.pk)]
+    assert "data-delete-slot" not in rows[str(requested.pk)]
+    assert "slot-pill-booked" in rows[str(booked.pk)]
+    assert "data-delete-slot" not in rows[str(booked.pk)]
+    assert "slot-pill-open" in rows[str(open_slot.pk)]
+    assert "data-delete-slot" in rows[str(open_slot.pk)]
+
+
+def test_nav_shows_availability_to_teachers_only_and_marks_the_current_page(client):
+    learner_html = logged_in(client, make_learner()).get(TEACHERS).content.decode()
+    assert f'<a href="{TEACHERS}" aria-current="page">Find a teacher</a>' in learner_html
+    assert f'href="{AVAILABILITY}"' not in learner_html
+
+    teacher_html = logged_in(client, make_teacher()).get(AVAILABILITY).content.decode()
+    assert f'<a href="{AVAILABILITY}" aria-current="page">Availability</a>' in teacher_html
+    assert f'<a href="{TEACHERS}">Find a teacher</a>' in teacher_html
+
+
+# --- /teachers/ --------------------------------------------------------------------
+
+
+def test_teacher_list_needs_a_login(client):
+    assert client.get(TEACHERS).status_code == 302
+
+
+def test_filter_by_skill_lists_only_teachers_of_that_skill(client):
+    make_teacher_with_skills("Python", username="pyonly")
+    make_teacher_with_skills("Guitar", username="strummer")
+    make_teacher_with_skills("Python", "Guitar", username="twofold")
+    client = logged_in(client, make_learner(username="viewer"))
+
+    html = client.get(TEACHERS, {"skill": "guitar"}).content.decode()
+    assert sorted(card_names(html)) == ["strummer", "twofold"]
+    assert '<option value="guitar" selected>Guitar</option>' in html
+    assert "Clear filters" in html
+
+    assert sorted(card_names(client.get(TEACHERS).content.decode())) == [
+        "pyonly",
+        "strummer",
+        "twofold",
+    ]
+
+
+def test_free_text_search_matches_the_bio(client):
+    make_teacher_with_skills("Guitar", username="flamenco", bio="Flamenco and jazz for adults")
+    make_teacher_with_skills("Guitar", username="classical", bio="Bach on guitar")
+    html = logged_in(client, make_learner()).get(TEACHERS, {"q": "jazz"}).content.decode()
+    assert card_names(html) == ["flamenco"]
+    assert 'value="jazz"' in html
+
+
+def test_next_open_slot_is_shown_in_the_viewers_timezone(client):
+    teacher = make_teacher_with_skills("Python", username="ny", timezone_name="America/New_York")
+    slot = make_slot(teacher, start=in_future(days=2, hours=5))
+    tokyo = make_learner(timezone_name="Asia/Tokyo")
+    html = logged_in(client, tokyo).get(TEACHERS, {"skill": "python"}).content.decode()
+    expected = local_label(slot.start, "Asia/Tokyo")
+    assert f"{expected}</time>" in html
+    assert f'datetime="{slot.start.astimezone(zoneinfo.ZoneInfo("Asia/Tokyo")).isoformat()}"' in html
+    # Not the teacher's zone, not UTC (Tokyo is never at the same wall time as either).
+    assert local_label(slot.start, "America/New_York") not in html
+    assert local_label(slot.start, "UTC") not in html
+
+
+def test_cards_show_skills_with_level_rating_or_new_teacher(client):
+    rated = make_teacher_with_skills("Python", username="rated")
+    make_teacher_with_skills("Python", username="fresh")
+    rate(rated, 5)
+    rate(rated, 4)
+    html = logged_in(client, make_learner()).get(TEACHERS).content.decode()
+    cards = cards_by_name(html)
+    assert 'aria-label="Rated 4.5 out of 5"' in cards["rated"]
+    assert "(2 ratings)" in cards["rated"]
+    assert "New teacher" in cards["fresh"]
+    assert "New teacher" not in cards["rated"]
+    assert "Python <span class=\"muted\">· Intermediate</span>" in cards["fresh"]
+
+
+def test_unknown_skill_and_no_match_give_a_helpful_empty_state(client):
+    make_teacher_with_skills("Python")
+    client = logged_in(client, make_learner())
+    html = client.get(TEACHERS, {"skill": "underwater-basket-weaving"}).content.decode()
+    assert "data-empty-results" in html
+    assert "clearing the filters" in html
+    assert f'href="{reverse("accounts:dashboard")}"' in html
+    assert card_names(html) == []
+
+
+def test_teacher_list_pages_by_twenty(client):
+    for n in range(21):
+        make_teacher_with_skills("Python", username=f"teacher{n:02}")
+    client = logged_in(client, make_learner())
+    first = client.get(TEACHERS, {"skill": "python"}).content.decode()
+    assert len(card_names(first)) == 20
+    assert 'rel="next" href="?skill=python&amp;page=2"' in first
+    second = client.get(TEACHERS, {"skill": "python", "page": 2}).content.decode()
+    assert len(card_names(second)) == 1
+    assert 'rel="prev"' in second
+    assert not set(card_names(first)) & set(card_names(second))
+    assert client.get(TEACHERS, {"page": "nonsense"}).status_code == 200
+
+
+def _teachers_with_slots(count: int, start_index: int = 0) -> None:
+    for n in range(start_index, start_index + count):
+        teacher = make_teacher_with_skills("Python", "SQL", username=f"t{n}")
+        make_slot(teacher, start=in_future(days=1 + n % 5, hours=n))
+        if n % 3 == 0:
+            rate(teacher, 5)
+
+
+def test_teacher_list_query_count_does_not_grow_with_the_number_of_teachers(
+    client, django_assert_max_num_queries
+):
+    client = logged_in(client, make_learner())
+    _teachers_with_slots(2)
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(TEACHERS, {"skill": "python"}).status_code == 200
+    _teachers_with_slots(20, start_index=2)
+    with django_assert_max_num_queries(len(few)):
+        html = client.get(TEACHERS, {"skill": "python"}).content.decode()
+    assert len(card_names(html)) == 20
+    with django_assert_max_num_queries(len(few)):
+        client.get(TEACHERS)
+
+
+# --- /teachers/<id>/ ---------------------------------------------------------------
+
+
+def test_teacher_page_shows_bio_skills_zone_and_open_slots_as_booking_links(client):
+    teacher = make_teacher_with_skills("Python", username="ada", bio="Python from first steps.")
+    teacher.teacher_skills.update(level="expert", blurb="Packaging, typing, tests.")
+    slot = make_slot(teacher, start=in_future(days=2))
+    taken = make_slot(teacher, start=in_future(days=3))
+    booking_request(learner=make_learner(), slot_id=taken.pk)
+    viewer = make_learner(timezone_name="Europe/Paris")
+    html = logged_in(client, viewer).get(
+        reverse("scheduling:teacher_detail", args=[teacher.pk])
+    ).content.decode()
+    assert "Python from first steps." in html
+    assert "Expert" in html
+    assert "Packaging, typing, tests." in html
+    assert "Times in Europe/Paris" in html
+    assert 'data-timezone="Europe/Paris"' in html
+    assert f'data-teacher-id="{teacher.pk}"' in html
+    assert 'data-bookable="true"' in html
+    assert f'<a href="/book/{slot.pk}/">' in html
+    assert f"/book/{taken.pk}/" not in html  # requested by someone: not open
+    assert local_label(slot.start, "Europe/Paris") in html
+    assert "No ratings yet" in html
+
+
+def test_teacher_page_lists_times_in_the_viewers_zone_across_a_dst_change(client):
+    # New York moves its clocks on the 2nd Sunday of March, Paris on the last one:
+    # 18:00 in New York is 00:00 in Paris on March 1st but 23:00 on March 20th.
+    year = timezone.now().year + 1
+    new_york = zoneinfo.ZoneInfo("America/New_York")
+    teacher = make_teacher_with_skills("Python", timezone_name="America/New_York")
+    before = make_slot(teacher, start=datetime(year, 3, 1, 18, tzinfo=new_york))
+    after = make_slot(teacher, start=datetime(year, 3, 20, 18, tzinfo=new_york))
+    viewer = make_learner(timezone_name="Europe/Paris")
+    html = logged_in(client, viewer).get(
+        reverse("scheduling:teacher_detail", args=[teacher.pk])
+    ).content.decode()
+    assert f"{local_label(before.start, 'Europe/Paris')}–01:00" in html
+    assert local_label(before.start, "Europe/Paris").endswith("00:00")
+    assert f"{local_label(after.start, 'Europe/Paris')}–00:00" in html
+    assert local_label(after.start, "Europe/Paris").endswith("23:00")
+
+
+def test_teacher_page_shows_the_rating_summary_and_latest_feedback(client):
+    teacher = make_teacher_with_skills("Python")
+    rate(teacher, 5, "Clear and patient.")
+    rate(teacher, 3)
+    html = logged_in(client, make_learner()).get(
+        reverse("scheduling:teacher_detail", args=[teacher.pk])
+    ).content.decode()
+    assert '<strong class="rating-big">4.0</strong>' in html
+    assert "2 ratings" in html
+    assert "Clear and patient." in html
+    assert "No ratings yet" not in html
+
+
+def test_teacher_on_their_own_page_gets_the_editor_link_instead_of_booking(client):
+    teacher = make_teacher_with_skills("Python")
+    slot = make_slot(teacher, start=in_future(days=2))
+    html = logged_in(client, teacher).get(
+        reverse("scheduling:teacher_detail", args=[teacher.pk])
+    ).content.decode()
+    assert "This is how learners see your open times" in html
+    assert f'href="{AVAILABILITY}"' in html
+    assert 'data-bookable="false"' in html
+    assert f"/book/{slot.pk}/" not in html
+
+
+def test_teacher_page_is_404_for_a_learner_or_an_unknown_id(client):
+    learner = make_learner()
+    client = logged_in(client, make_learner())
+    assert client.get(reverse("scheduling:teacher_detail", args=[learner.pk])).status_code == 404
+    assert client.get(reverse("scheduling:teacher_detail", args=[999_999])).status_code == 404
+
+
+def test_teacher_page_is_404_for_a_deactivated_teacher(client):
+    teacher = make_teacher_with_skills("Python", is_active=False)
+    client = logged_in(client, make_learner())
+    assert client.get(reverse("scheduling:teacher_detail", args=[teacher.pk])).status_code == 404

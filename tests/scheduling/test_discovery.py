@@ -1,0 +1,99 @@
+"""Finding teachers: ranking by Bayesian score, filters, query count."""
+
+from datetime import timedelta
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.factories import in_future, make_slot, make_teacher_with_skills
+from tests.scheduling.test_matching import give_ratings
+
+pytestmark = pytest.mark.django_db
+
+
+def teachers(**params):
+    response = APIClient().get("/api/teachers/", params)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_many_high_ratings_outrank_a_single_five_star():
+    steady = make_teacher_with_skills("Python", username="steady")
+    lucky = make_teacher_with_skills("Python", username="lucky")
+    give_ratings(steady, [5, 5, 4, 5, 5, 4, 5, 5])
+    give_ratings(lucky, [5])
+    ranked = teachers(skill="python")
+    assert [t["username"] for t in ranked] == ["steady", "lucky"]
+    assert ranked[0]["rating"]["count"] == 8
+    assert ranked[1]["rating"] == {
+        "average": 5.0,
+        "count": 1,
+        "score": ranked[1]["rating"]["score"],
+    }
+    assert ranked[0]["rating"]["score"] > ranked[1]["rating"]["score"]
+
+
+def test_without_ratings_soonest_open_slot_breaks_the_tie():
+    later = make_teacher_with_skills("Python", username="later")
+    sooner = make_teacher_with_skills("Python", username="sooner")
+    none = make_teacher_with_skills("Python", username="noslots")
+    make_slot(later, start=in_future(days=3))
+    make_slot(sooner, start=in_future(days=1))
+    ranked = teachers(skill="python")
+    assert [t["username"] for t in ranked] == ["sooner", "later", "noslots"]
+    assert len({t["rating"]["score"] for t in ranked}) == 1
+    assert ranked[2]["next_open_slot"] is None
+    del none
+
+
+def test_filter_by_skill_returns_only_teachers_of_that_skill():
+    make_teacher_with_skills("Python", username="py")
+    make_teacher_with_skills("Guitar", username="gt")
+    make_teacher_with_skills("Python", "Guitar", username="both")
+    assert {t["username"] for t in teachers(skill="guitar")} == {"gt", "both"}
+    assert teachers(skill="nope") == []
+
+
+def test_free_text_search_over_name_bio_and_skills():
+    make_teacher_with_skills("Python", username="alice")
+    bob = make_teacher_with_skills("Guitar", username="bob")
+    bob.bio = "Flamenco and jazz"
+    bob.save()
+    assert [t["username"] for t in teachers(q="flamenco")] == ["bob"]
+    assert [t["username"] for t in teachers(q="pyth")] == ["alice"]
+    assert [t["username"] for t in teachers(q="ALI")] == ["alice"]
+
+
+def test_next_open_slot_ignores_booked_and_other_skill_slots():
+    from scheduling.services.bookings import booking_request
+    from tests.factories import make_learner
+
+    teacher = make_teacher_with_skills("Python", "Guitar")
+    first = make_slot(teacher, start=in_future(days=1))
+    make_slot(teacher, start=in_future(days=2), skill_slug="guitar")
+    third = make_slot(teacher, start=in_future(days=3))
+    booking_request(learner=make_learner(), slot_id=first.pk)
+    (found,) = teachers(skill="python")
+    from datetime import datetime
+
+    assert datetime.fromisoformat(found["next_open_slot"]) == third.start
+    detail = APIClient().get(f"/api/teachers/{teacher.pk}/").json()
+    assert datetime.fromisoformat(detail["next_open_slot"]) == third.start - timedelta(days=1)
+
+
+def test_teacher_list_query_count_does_not_grow(django_assert_max_num_queries):
+    for i in range(3):
+        make_slot(make_teacher_with_skills("Python", "Guitar"), start=in_future(days=1 + i))
+    with django_assert_max_num_queries(4):
+        few = teachers(skill="python")
+    for i in range(12):
+        make_slot(make_teacher_with_skills("Python", "Guitar"), start=in_future(days=5 + i))
+    with django_assert_max_num_queries(4):
+        many = teachers(skill="python")
+    assert len(few) == 3 and len(many) == 15
+
+
+def test_unknown_teacher_is_404():
+    response = APIClient().get("/api/teachers/999999/")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
