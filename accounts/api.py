@@ -10,15 +10,10 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 from accounts import selectors, services
 from accounts.models import TeacherSkill
 from accounts.services import ROLES
+from scheduling.api import PlanSerializer
+from scheduling.selectors import plan_summary
+from skilllink.errors import ErrorSerializer
 from skilllink.ratelimit import client_ip
-
-
-class ErrorSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    detail = serializers.CharField()
-    fields = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()), required=False
-    )
 
 
 class RegisterApi(APIView):
@@ -71,13 +66,6 @@ class TokenRefreshApi(TokenRefreshView):
     pass
 
 
-class SubscriptionSummarySerializer(serializers.Serializer):
-    type = serializers.CharField()
-    expires_at = serializers.DateTimeField(allow_null=True)
-    bookings_limit = serializers.IntegerField(allow_null=True)
-    window_days = serializers.IntegerField()
-
-
 class MeApi(APIView):
     class MeOutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
@@ -93,8 +81,8 @@ class MeApi(APIView):
         date_joined = serializers.DateTimeField()
         subscription = serializers.SerializerMethodField()
 
-        def get_subscription(self, user) -> SubscriptionSummarySerializer:
-            return selectors.user_subscription_summary(user=user)
+        def get_subscription(self, user) -> PlanSerializer:
+            return PlanSerializer(plan_summary(user=user)).data
 
     class MeInputSerializer(serializers.Serializer):
         timezone = serializers.CharField(max_length=64, required=False)

@@ -4,7 +4,6 @@ from typing import Any
 
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.db.models.functions import Lower
-from django.utils import timezone
 
 from accounts.models import Notification, Skill, TeacherSkill, User
 from skilllink.errors import NotFound
@@ -70,19 +69,3 @@ def teacher_skill_list(*, teacher: User) -> QuerySet[TeacherSkill]:
         .select_related("skill")
         .order_by(Lower("skill__name"), "pk")
     )
-
-
-def user_subscription_summary(*, user: User) -> dict[str, Any]:
-    """Plan facts derivable from the account itself.
-
-    ``bookings_used`` joins this once bookings exist (the booking issue owns the quota).
-    """
-    premium = user.is_premium(timezone.now())
-    return {
-        "type": "premium" if premium else "free",
-        "expires_at": user.subscription_expiry.isoformat()
-        if premium and user.subscription_expiry
-        else None,
-        "bookings_limit": None if premium else FREE_PLAN_BOOKINGS_PER_WINDOW,
-        "window_days": FREE_PLAN_WINDOW_DAYS,
-    }

@@ -11,6 +11,8 @@ from django.views.decorators.http import require_http_methods
 from accounts import selectors, services
 from accounts.forms import ProfileForm, RateLimitedLoginForm, RegistrationForm, TeacherSkillForm
 from accounts.models import TeacherSkill
+from scheduling.selectors import plan_summary
+from scheduling.views.sessions import MatchForm, dashboard_sessions_context
 from skilllink.errors import AppError
 
 
@@ -54,9 +56,11 @@ class SkillLinkLoginView(LoginView):
 def dashboard(request):
     user = request.user
     context = {
-        "plan": selectors.user_subscription_summary(user=user),
+        "plan": plan_summary(user=user),
         "recent_notifications": selectors.notification_list(user=user, limit=5),
         "teacher_skills": selectors.teacher_skill_list(teacher=user) if user.is_teacher else [],
+        "match_form": MatchForm() if user.is_learner else None,
+        **dashboard_sessions_context(user),
     }
     return render(request, "accounts/dashboard.html", context)
 

@@ -7,7 +7,6 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.api import ErrorSerializer
 from accounts.services import subscription_upgrade
 from credits.selectors import rating_summary
 from scheduling import selectors, transitions
@@ -15,7 +14,7 @@ from scheduling.models import Booking
 from scheduling.payloads import booking_payload, slot_payload
 from scheduling.services import bookings as booking_services
 from scheduling.services import matching, slots
-from skilllink.errors import ValidationFailed
+from skilllink.errors import ErrorSerializer, ValidationFailed
 
 
 class UserZoneMixin:

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from accounts.models import Notification, Skill, TeacherSkill, User
+from accounts.models import Skill, TeacherSkill, User
 from accounts.services import notification_send
-from tests.factories import make_teacher
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -105,16 +104,31 @@ def test_no_page_or_script_loads_anything_from_another_host():
 
 
 @pytest.mark.django_db
-def test_every_model_has_a_working_admin_changelist(admin_client):
-    teacher = make_teacher()
-    skill = Skill.objects.create(name="Chess", slug="chess")
-    TeacherSkill.objects.create(teacher=teacher, skill=skill)
+def test_every_model_has_a_working_admin_changelist_and_change_page(admin_client):
+    from django.apps import apps
+    from django.contrib import admin
+
+    from scheduling.services.bookings import booking_request
+    from tests.factories import make_learner, make_slot, make_teacher_with_skills
+
+    teacher = make_teacher_with_skills("Chess")
     notification_send(user=teacher, kind="t", title="Hi")
-    for model in [User, Skill, TeacherSkill, Notification]:
+    booking_request(learner=make_learner(), slot_id=make_slot(teacher).pk)
+    ours = [
+        model
+        for model in apps.get_models()
+        if model._meta.app_label in {"accounts", "scheduling", "meetings", "credits", "assistant"}
+    ]
+    assert {m.__name__ for m in ours} >= {"User", "Skill", "Booking", "AvailabilitySlot", "Rating"}
+    for model in ours:
+        assert admin.site.is_registered(model), model
         meta = model._meta
         url = f"/admin/{meta.app_label}/{meta.model_name}/"
         assert admin_client.get(url).status_code == 200, url
         assert admin_client.get(url, {"q": "a"}).status_code == 200, url
+        first = model.objects.first()
+        if first is not None:
+            assert admin_client.get(f"{url}{first.pk}/change/").status_code == 200, url
 
 
 @pytest.mark.django_db

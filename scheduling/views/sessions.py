@@ -138,10 +138,25 @@ def _sessions_context(user, now: datetime) -> dict:
     }
 
 
+def dashboard_sessions_context(user) -> dict:
+    """The dashboard's slice of "My sessions": what needs an answer and what is next."""
+    context = _sessions_context(user, timezone.now())
+    return {
+        "waiting": context["waiting"],
+        "upcoming": context["upcoming"][:3],
+        "upcoming_more": max(0, len(context["upcoming"]) - 3),
+        "my_requests": context["my_requests"][:3],
+    }
+
+
 @login_required
 def session_list(request):
+    partial = request.GET.get("partial")
+    if partial == "dashboard":
+        context = dashboard_sessions_context(request.user)
+        return render(request, "scheduling/_dashboard_sessions.html", context)
     context = _sessions_context(request.user, timezone.now())
-    if request.GET.get("partial"):
+    if partial:
         return render(request, "scheduling/_sessions_body.html", context)
     return render(request, "scheduling/session_list.html", context)
 

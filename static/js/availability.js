@@ -20,7 +20,8 @@ const NARROW = "(max-width: 720px)";
 const MAX_REPEAT_WEEKS = 26;
 const STATUS_LABELS = { open: "Open", requested: "Requested", booked: "Booked", past: "Past" };
 const TABLE_STATUS_LABELS = { ...STATUS_LABELS, past: "Started" };
-const TIME_FORMAT = { hour: "2-digit", minute: "2-digit", hour12: false };
+// hourCycle, not hour12: Chrome renders midnight as "24:00" with hour12: false.
+const TIME_FORMAT = { hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
 
 // --- Formatting (all in the teacher's zone) ----------------------------------------
 

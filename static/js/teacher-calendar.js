@@ -14,7 +14,8 @@ if (calendarEl) {
   // Open on the week (and hour) of the first open slot, so there is something to see.
   const first = calendarEl.dataset.firstSlot ? DateTime.fromISO(calendarEl.dataset.firstSlot).setZone(zone) : null;
   const narrow = window.matchMedia("(max-width: 720px)").matches;
-  const TIME_FORMAT = { hour: "2-digit", minute: "2-digit", hour12: false };
+  // hourCycle, not hour12: Chrome renders midnight as "24:00" with hour12: false.
+  const TIME_FORMAT = { hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
 
   function toEvent(slot) {
     return {

@@ -155,3 +155,27 @@ def test_match_form_books_or_queues(client, teacher):
         reverse("scheduling:match"), {**form, "window_end": "nonsense"}, follow=True
     )
     assert b"Until:" in response.content
+
+
+def test_dashboard_shows_requests_waiting_and_the_match_form(client, teacher):
+    learner = make_learner()
+    booking_request(learner=learner, slot_id=make_slot(teacher).pk)
+    client.force_login(teacher)
+    page = client.get(reverse("accounts:dashboard")).content.decode()
+    assert "Waiting for your answer" in page and learner.username in page
+    assert "Find me a teacher" not in page  # teachers only: no match form
+    partial = client.get(reverse("scheduling:session_list") + "?partial=dashboard").content.decode()
+    assert "Waiting for your answer" in partial and "<html" not in partial
+    client.force_login(learner)
+    page = client.get(reverse("accounts:dashboard")).content.decode()
+    assert "Find me a teacher" in page and "Your requests" in page
+    assert "1 of 2 bookings used" in page
+
+
+def test_me_api_shows_quota_usage(teacher):
+    from tests.scheduling.test_bookings import client_for
+
+    learner = make_learner()
+    booking_request(learner=learner, slot_id=make_slot(teacher).pk)
+    subscription = client_for(learner).get("/api/me/").json()["subscription"]
+    assert subscription["bookings_used"] == 1 and subscription["bookings_limit"] == 2

@@ -1,0 +1,57 @@
+from django.contrib import admin
+
+from scheduling.models import AvailabilitySlot, Booking, BookingEvent, MatchRequest
+
+
+@admin.register(AvailabilitySlot)
+class AvailabilitySlotAdmin(admin.ModelAdmin):
+    list_display = ["id", "teacher", "skill", "start", "end", "created_at"]
+    list_filter = ["skill", "start"]
+    search_fields = ["teacher__username", "skill__name"]
+    date_hierarchy = "start"
+    list_select_related = ["teacher", "skill"]
+    raw_id_fields = ["teacher"]
+    autocomplete_fields = ["skill"]
+
+
+class BookingEventInline(admin.TabularInline):
+    model = BookingEvent
+    extra = 0
+    can_delete = False
+    readonly_fields = ["at", "from_status", "to_status", "actor", "note"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Booking)
+class BookingAdmin(admin.ModelAdmin):
+    """Read-mostly: state changes go through the services (the API or the pages), never raw edits."""
+
+    list_display = ["id", "status", "learner", "teacher", "skill", "start", "end", "created_at"]
+    list_filter = ["status", "counts_for_quota", "start", "skill"]
+    search_fields = ["learner__username", "teacher__username", "message", "reason"]
+    date_hierarchy = "start"
+    list_select_related = ["learner", "teacher", "skill"]
+    inlines = [BookingEventInline]
+    readonly_fields = [
+        field.name for field in Booking._meta.fields if field.name not in {"message", "reason"}
+    ]
+
+
+@admin.register(MatchRequest)
+class MatchRequestAdmin(admin.ModelAdmin):
+    list_display = ["id", "learner", "skill", "window_start", "window_end", "status", "created_at"]
+    list_filter = ["status", "skill"]
+    search_fields = ["learner__username", "skill__name", "message"]
+    list_select_related = ["learner", "skill"]
+    raw_id_fields = ["learner", "booking"]
+
+
+@admin.register(BookingEvent)
+class BookingEventAdmin(admin.ModelAdmin):
+    list_display = ["booking", "from_status", "to_status", "actor", "at"]
+    list_filter = ["to_status", "at"]
+    search_fields = ["booking__id", "actor__username", "note"]
+    list_select_related = ["booking", "actor"]
+    raw_id_fields = ["booking", "actor"]
