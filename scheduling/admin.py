@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from scheduling.models import AvailabilitySlot, Booking, BookingEvent, MatchRequest
+from scheduling.models import AvailabilitySlot, Booking, BookingEvent, CalendarFeed, MatchRequest
 
 
 @admin.register(AvailabilitySlot)
@@ -55,3 +55,17 @@ class BookingEventAdmin(admin.ModelAdmin):
     search_fields = ["booking__id", "actor__username", "note"]
     list_select_related = ["booking", "actor"]
     raw_id_fields = ["booking", "actor"]
+
+
+@admin.register(CalendarFeed)
+class CalendarFeedAdmin(admin.ModelAdmin):
+    """The token is a credential: staff can see that a feed exists and revoke it, not read it."""
+
+    list_display = ["user", "created_at"]
+    search_fields = ["user__username"]
+    list_select_related = ["user"]
+    fields = ["user", "created_at"]
+    readonly_fields = ["user", "created_at"]
+
+    def has_add_permission(self, request):
+        return False

@@ -193,3 +193,19 @@ class MatchRequest(models.Model):
 
     def __str__(self) -> str:
         return f"Match {self.pk}: {self.learner} wants {self.skill} ({self.status})"
+
+
+class CalendarFeed(models.Model):
+    """A private iCalendar feed URL: whoever has the token sees the user's sessions.
+
+    Revoking replaces the token, so old subscriptions stop working at once.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feed"
+    )
+    token = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Calendar feed of {self.user}"

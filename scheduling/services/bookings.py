@@ -21,7 +21,11 @@ def quota_check(learner: User, now: datetime) -> None:
         return
     used, frees_at = quota_usage(learner=learner, now=now)
     if used >= FREE_PLAN_BOOKINGS_PER_WINDOW:
-        when = frees_at.isoformat() if frees_at else "soon"
+        when = (
+            frees_at.astimezone(learner.zone).strftime("%a %b %d, %H:%M") + f" ({learner.timezone})"
+            if frees_at
+            else "a few days"
+        )
         raise AppError(
             f"Free accounts book {FREE_PLAN_BOOKINGS_PER_WINDOW} sessions in any "
             f"{FREE_PLAN_WINDOW_DAYS} days. Upgrade to premium, or book again after {when}.",

@@ -5,7 +5,7 @@ from datetime import datetime
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
@@ -19,6 +19,11 @@ from credits.services import rating_submit
 from scheduling import selectors, transitions
 from scheduling.models import AvailabilitySlot, Booking
 from scheduling.services.bookings import booking_request
+from scheduling.services.calendar_feed import (
+    calendar_feed_document,
+    calendar_feed_reset,
+    calendar_feed_token,
+)
 from scheduling.services.matching import match_request, match_request_cancel
 from skilllink.errors import AppError
 
@@ -158,6 +163,10 @@ def session_list(request):
     context = _sessions_context(request.user, timezone.now())
     if partial:
         return render(request, "scheduling/_sessions_body.html", context)
+    token = calendar_feed_token(user=request.user)
+    context["calendar_url"] = request.build_absolute_uri(
+        reverse("scheduling:calendar_feed", args=[token])
+    )
     return render(request, "scheduling/session_list.html", context)
 
 
@@ -311,7 +320,28 @@ def match_cancel(request, request_id: int):
     return redirect("scheduling:session_list")
 
 
+def calendar_feed(request, token: str):
+    """Public by design: the unguessable token is the credential (for calendar apps)."""
+    document = calendar_feed_document(token=token, site_url=request.build_absolute_uri("/")[:-1])
+    if document is None:
+        raise Http404("No such calendar.")
+    response = HttpResponse(document, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = 'inline; filename="skilllink.ics"'
+    response["Cache-Control"] = "private, max-age=300"
+    return response
+
+
+@login_required
+@require_POST
+def calendar_feed_new_link(request):
+    calendar_feed_reset(user=request.user)
+    messages.success(request, "New calendar link created; the old one no longer works.")
+    return redirect(f"{reverse('scheduling:session_list')}#calendar")
+
+
 urlpatterns = [
+    path("calendar/<str:token>.ics", calendar_feed, name="calendar_feed"),
+    path("calendar/reset/", calendar_feed_new_link, name="calendar_feed_reset"),
     path("book/<int:slot_id>/", book, name="book"),
     path("sessions/", session_list, name="session_list"),
     path("sessions/<int:booking_id>/", session_detail, name="session_detail"),

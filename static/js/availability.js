@@ -148,8 +148,10 @@ const calendar = new FC.Calendar(calendarEl, {
   selectable: true,
   selectMirror: true,
   editable: true,
-  slotDuration: "00:30:00",
-  snapDuration: "00:15:00",
+  // 15-minute rows with hour labels. A snap finer than the row would make a grabbed
+  // slot jump 15 minutes as the drag starts (FullCalendar centres on the row).
+  slotDuration: "00:15:00",
+  slotLabelInterval: "01:00",
   scrollTime: "08:00:00",
   scrollTimeReset: false,
   contentHeight: contentHeight(),
@@ -166,6 +168,7 @@ const calendar = new FC.Calendar(calendarEl, {
   eventClick: openSlotDialog,
   eventDidMount(info) {
     const { slot } = info.event.extendedProps;
+    if (!slot) return; // the selection's mirror
     info.el.setAttribute(
       "aria-label",
       `${STATUS_LABELS[slot.status] ?? slot.status} slot, ${formatRange(info.event.start, info.event.end)}, ${skillName(slot)}`,

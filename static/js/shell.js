@@ -85,3 +85,16 @@ export function showToast(text, kind = "info", { href } = {}) {
 }
 
 window.SkillLink = Object.assign(window.SkillLink || {}, { showToast });
+
+// Copy buttons: <input data-copy-source> next to <button data-copy>.
+document.addEventListener("click", async (event) => {
+  const button = event.target.closest("[data-copy]");
+  if (!button) return;
+  const source = button.parentElement.querySelector("[data-copy-source]");
+  try {
+    await navigator.clipboard.writeText(source.value);
+    showToast("Copied.");
+  } catch {
+    source.select();
+  }
+});
