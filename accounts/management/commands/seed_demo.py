@@ -1,8 +1,11 @@
 """Create demo accounts and skills (idempotent): run it as often as you like."""
 
+from datetime import datetime, time, timedelta
+
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import Skill, TeacherSkill, User
@@ -70,12 +73,71 @@ class Command(BaseCommand):
         if not admin.is_superuser:
             admin.is_staff = admin.is_superuser = True
             admin.save(update_fields=["is_staff", "is_superuser"])
+        self._sessions()
 
         self.stdout.write(self.style.SUCCESS("Demo data is ready. Every demo account's password:"))
         self.stdout.write(f"  password: {DEMO_PASSWORD}")
         self.stdout.write("  teachers: " + ", ".join(t["username"] for t in TEACHERS))
         self.stdout.write("  learners: " + ", ".join(lr["username"] for lr in LEARNERS))
         self.stdout.write("  staff (Django admin at /admin/): admin")
+
+    def _sessions(self) -> None:
+        """Open slots for the next week, one accepted and one pending booking, and a rated
+        past session, all through the real services. Skipped once slots exist."""
+        from scheduling.models import AvailabilitySlot
+        from scheduling.services.slots import slot_create
+
+        if AvailabilitySlot.objects.exists():
+            return
+        now = timezone.now()
+        first_slots = {}
+        for spec in TEACHERS:
+            teacher = User.objects.get(username=spec["username"])
+            today = now.astimezone(teacher.zone).date()
+            for day in range(1, 8):
+                for hour in (9, 18):
+                    start = datetime.combine(
+                        today + timedelta(days=day), time(hour), tzinfo=teacher.zone
+                    )
+                    slot = slot_create(teacher=teacher, start=start, end=start + timedelta(hours=1))
+                    first_slots.setdefault(teacher.username, slot)
+        self._demo_bookings(first_slots, now)
+
+    def _demo_bookings(self, first_slots, now) -> None:
+        from credits.services import rating_submit
+        from scheduling.services.bookings import booking_request
+        from scheduling.services.slots import slot_create
+        from scheduling.transitions import booking_accept, booking_complete, booking_join
+
+        ada = User.objects.get(username="ada")
+        maya, noah = User.objects.get(username="maya"), User.objects.get(username="noah")
+        scheduled = booking_request(
+            learner=maya,
+            slot_id=first_slots["ada"].pk,
+            skill_slug="python",
+            message="I'd like to understand decorators.",
+        )
+        booking_accept(booking_id=scheduled.pk, teacher=ada)
+        booking_request(
+            learner=noah,
+            slot_id=first_slots["kenji"].pk,
+            skill_slug="guitar",
+            message="Beginner here: first chords?",
+        )
+        # A finished, rated session: time is given to the services, not waited for.
+        past = now - timedelta(days=9)  # outside the quota window: noah can still book
+        slot = slot_create(
+            teacher=ada, start=past, end=past + timedelta(hours=1), now=past - timedelta(days=1)
+        )
+        done = booking_request(
+            learner=noah, slot_id=slot.pk, skill_slug="python", now=past - timedelta(hours=20)
+        )
+        booking_accept(booking_id=done.pk, teacher=ada, now=past - timedelta(hours=10))
+        booking_join(booking_id=done.pk, user=noah, now=past)
+        booking_complete(booking_id=done.pk, user=ada, now=past + timedelta(minutes=55))
+        rating_submit(
+            booking_id=done.pk, learner=noah, stars=5, feedback="Clear and patient. Thank you!"
+        )
 
     def _user(self, spec, *, is_learner: bool, is_teacher: bool) -> User:
         user, created = User.objects.get_or_create(
