@@ -23,7 +23,7 @@ from accounts.services import notification_send
 from scheduling.models import Booking, BookingEvent
 from scheduling.payloads import booking_payload
 from skilllink.errors import AppError, Conflict, Forbidden, NotFound
-from skilllink.realtime import send_on_commit, user_group
+from skilllink.realtime import meeting_group, send_on_commit, user_group
 
 S = Booking.Status
 
@@ -269,6 +269,11 @@ def _finish(booking: Booking, *, actor: User | None, now: datetime, action: str)
         return ["ended_at", "ended_by", "duration_seconds"]
 
     _move(booking, action, actor=actor, now=now, stamp=stamp)
+    # Everyone still in the room sees that it ended (whoever or whatever ended it).
+    send_on_commit(
+        meeting_group(booking.pk),
+        {"type": "room.ended", "by": actor.pk if actor else None, "status": booking.status},
+    )
 
 
 # --- Automatic moves (the sweep, and lazily on read) ---------------------------------------

@@ -8,10 +8,12 @@ from skilllink import views
 urlpatterns = [
     path("", account_views.home, name="home"),
     path("", include("accounts.urls")),
+    path("", include("meetings.urls")),
     path("", include("scheduling.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("accounts.api_urls")),
     path("api/", include("scheduling.api_urls")),
+    path("api/", include("meetings.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("healthz/", views.health, name="health"),

@@ -16,6 +16,7 @@ from accounts.models import Skill, TeacherSkill
 from accounts.services import subscription_upgrade
 from credits.models import Rating
 from credits.services import rating_submit
+from meetings.selectors import chat_messages
 from scheduling import selectors, transitions
 from scheduling.models import AvailabilitySlot, Booking
 from scheduling.services.bookings import booking_request
@@ -192,6 +193,7 @@ def session_detail(request, booking_id: int):
         "rating": rating,
         "can_rate": not is_teacher and booking.status == S.COMPLETED and rating is None,
         "events": booking.events.select_related("actor"),
+        "chat_messages": chat_messages(booking_id=booking.pk),
     }
     template = (
         "scheduling/_session_body.html"

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from meetings import api
+
+urlpatterns = [
+    path(
+        "bookings/<int:booking_id>/messages/",
+        api.BookingMessagesApi.as_view(),
+        name="api-booking-messages",
+    ),
+]

@@ -1,0 +1,131 @@
+"""``/ws/meetings/<booking_id>/``: chat, WebRTC signaling and presence for one session.
+
+Thin by design: every rule lives in ``meetings.services`` / ``scheduling.transitions``.
+Signals go to the *other* participant only: the group fans out and each consumer
+drops frames that came from its own user.
+"""
+
+import asyncio
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.utils import timezone
+
+from meetings import selectors, services
+from scheduling.transitions import booking_complete, room_window
+from skilllink.errors import AppError
+from skilllink.realtime import meeting_group
+from skilllink.sockets import JsonSocketConsumer
+
+CLOSE_ROOM_ENDED = 4000
+
+
+class RoomConsumer(JsonSocketConsumer):
+    # SDP offers with many candidates run to a few KB; leave headroom, refuse floods.
+    max_frame_bytes = 64 * 1024
+
+    async def connect(self):
+        self.visit = None
+        self.close_task = None
+        if not self.user.is_authenticated:
+            await self.refuse_unauthenticated()
+            return
+        self.booking_id = int(self.scope["url_route"]["kwargs"]["booking_id"])
+        try:
+            booking, self.visit = await database_sync_to_async(services.room_enter)(
+                user=self.user, booking_id=self.booking_id
+            )
+        except AppError:
+            # Strangers, closed rooms, cancelled sessions: one answer, nothing revealed.
+            await self.refuse_forbidden()
+            return
+        self.group = meeting_group(self.booking_id)
+        self.other_id = (
+            booking.teacher_id if booking.learner_id == self.user.pk else booking.learner_id
+        )
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        _, closes = room_window(booking)
+        self.close_task = asyncio.get_running_loop().call_later(
+            max(0.0, (closes - timezone.now()).total_seconds()),
+            lambda: asyncio.ensure_future(self._window_over()),
+        )
+        history = await database_sync_to_async(selectors.chat_history)(booking_id=self.booking_id)
+        await self.send_json(
+            {
+                "type": "room",
+                "booking": {
+                    "id": booking.pk,
+                    "status": booking.status,
+                    "start": booking.start.isoformat(),
+                    "end": booking.end.isoformat(),
+                    "closes_at": closes.isoformat(),
+                },
+                "you": self.user.pk,
+                "peer": self.other_id,
+                # Fixed by the server so the two sides never both back off or both insist.
+                "polite": booking.learner_id == self.user.pk,
+                "ice_servers": settings.SKILLLINK_ICE_SERVERS,
+                "history": history,
+            }
+        )
+        await self._broadcast_presence()
+
+    async def disconnect(self, code):
+        if self.close_task is not None:
+            self.close_task.cancel()
+        if self.visit is None:
+            return
+        await database_sync_to_async(services.room_leave)(visit_id=self.visit.pk)
+        await self.channel_layer.group_discard(self.group, self.channel_name)
+        await self._broadcast_presence()
+
+    async def _broadcast_presence(self):
+        participants = await database_sync_to_async(selectors.room_participants)(
+            booking_id=self.booking_id
+        )
+        await self.channel_layer.group_send(
+            self.group, {"type": "presence.changed", "participants": participants}
+        )
+
+    async def _window_over(self):
+        await self.send_json({"type": "room.closed", "detail": "The session's time is over."})
+        await self.close(code=CLOSE_ROOM_ENDED)
+
+    # --- Frames from the browser -----------------------------------------------------
+
+    async def handle_chat_send(self, content: dict[str, Any]) -> None:
+        text = content.get("text")
+        if not isinstance(text, str):
+            raise AppError('"text" must be a string.', code="invalid")
+        await database_sync_to_async(services.chat_post)(
+            user=self.user, booking_id=self.booking_id, text=text
+        )
+
+    async def handle_signal(self, content: dict[str, Any]) -> None:
+        data = content.get("data")
+        if not isinstance(data, dict) or not ({"description", "candidate"} & data.keys()):
+            raise AppError('"data" must hold a "description" or a "candidate".', code="invalid")
+        await self.channel_layer.group_send(
+            self.group, {"type": "signal.relay", "from": self.user.pk, "data": data}
+        )
+
+    async def handle_room_end(self, content: dict[str, Any]) -> None:
+        await database_sync_to_async(booking_complete)(booking_id=self.booking_id, user=self.user)
+
+    # --- Events from the group -------------------------------------------------------
+
+    async def chat_message(self, event):
+        await self.send_json({"type": "chat.message", "message": event["message"]})
+
+    async def signal_relay(self, event):
+        if event["from"] != self.user.pk:
+            await self.send_json({"type": "signal", "from": event["from"], "data": event["data"]})
+
+    async def presence_changed(self, event):
+        await self.send_json({"type": "presence", "participants": event["participants"]})
+
+    async def room_ended(self, event):
+        await self.send_json({"type": "room.ended", "by": event["by"], "status": event["status"]})
+        await self.close(code=CLOSE_ROOM_ENDED)

@@ -1,0 +1,43 @@
+"""Reads for meetings: chat history and who is in the room."""
+
+from typing import Any
+
+from meetings.models import ChatMessage, RoomVisit
+
+HISTORY_LIMIT = 200
+
+
+def chat_message_payload(message: ChatMessage) -> dict[str, Any]:
+    return {
+        "id": message.pk,
+        "sender": message.sender_id,
+        "sender_name": message.sender.username,
+        "text": message.text,
+        "sent_at": message.sent_at.isoformat(),
+    }
+
+
+def chat_messages(*, booking_id: int, limit: int = 1000):
+    """Message rows (for templates), oldest first."""
+    latest = (
+        ChatMessage.objects.filter(booking_id=booking_id)
+        .select_related("sender")
+        .order_by("-sent_at", "-id")[:limit]
+    )
+    return list(reversed(list(latest)))
+
+
+def chat_history(*, booking_id: int, limit: int = HISTORY_LIMIT) -> list[dict[str, Any]]:
+    """The last ``limit`` messages, oldest first."""
+    return [chat_message_payload(m) for m in chat_messages(booking_id=booking_id, limit=limit)]
+
+
+def room_participants(*, booking_id: int) -> list[int]:
+    """Users with an open visit, in a stable order."""
+    return sorted(
+        set(
+            RoomVisit.objects.filter(booking_id=booking_id, left_at__isnull=True).values_list(
+                "user_id", flat=True
+            )
+        )
+    )

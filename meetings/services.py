@@ -1,0 +1,84 @@
+"""Writes for meetings: entering and leaving the room, chat."""
+
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from meetings.models import ChatMessage, RoomVisit
+from meetings.selectors import chat_message_payload
+from scheduling.models import Booking
+from scheduling.transitions import booking_get_for_user, booking_join, room_window
+from skilllink.errors import AppError, ValidationFailed
+from skilllink.ratelimit import parse_rate, rate_limit_hit
+from skilllink.realtime import meeting_group, send_on_commit
+
+CHAT_MAX_LENGTH = 2000
+ROOM_STATUSES = (Booking.Status.SCHEDULED, Booking.Status.IN_PROGRESS)
+
+
+class RoomClosed(AppError):
+    code = "room_closed"
+    status = 403
+
+
+def room_check_open(*, booking: Booking, now: datetime | None = None) -> None:
+    """Raise ``RoomClosed`` unless the booking's room is open now."""
+    now = now or timezone.now()
+    opens, closes = room_window(booking)
+    if booking.status not in ROOM_STATUSES or not opens <= now <= closes:
+        raise RoomClosed("The room is open from 10 minutes before the session until shortly after.")
+
+
+def room_enter(
+    *, user: User, booking_id: int, now: datetime | None = None
+) -> tuple[Booking, RoomVisit]:
+    """A participant enters: the ``join`` move (first join starts the session) and a visit row.
+
+    ``NotFound`` for strangers, ``RoomClosed`` outside the window or state.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        booking = booking_join(booking_id=booking_id, user=user, now=now)
+        visit = RoomVisit.objects.create(booking=booking, user=user, joined_at=now)
+    return booking, visit
+
+
+def room_leave(*, visit_id: int, now: datetime | None = None) -> None:
+    RoomVisit.objects.filter(pk=visit_id, left_at__isnull=True).update(
+        left_at=now or timezone.now()
+    )
+
+
+def chat_post(
+    *, user: User, booking_id: int, text: str, now: datetime | None = None
+) -> ChatMessage:
+    """Save a message, then (after commit) broadcast it to the room. Rate-limited per user."""
+    now = now or timezone.now()
+    text = (text or "").strip()
+    if not text:
+        raise ValidationFailed("Type a message first.", fields={"text": ["Empty message."]})
+    if len(text) > CHAT_MAX_LENGTH:
+        raise ValidationFailed(
+            f"Messages are limited to {CHAT_MAX_LENGTH:,} characters.",
+            fields={"text": [f"At most {CHAT_MAX_LENGTH:,} characters."]},
+        )
+    limit, window = parse_rate(settings.CHAT_RATE_LIMIT)
+    rate_limit_hit(
+        scope=f"chat:{user.pk}",
+        limit=limit,
+        window=window,
+        message="You're sending messages too fast. Wait a moment.",
+    )
+    booking = booking_get_for_user(user=user, booking_id=booking_id)
+    room_check_open(booking=booking, now=now)
+    with transaction.atomic():
+        message = ChatMessage.objects.create(booking=booking, sender=user, text=text, sent_at=now)
+        message.sender = user
+        send_on_commit(
+            meeting_group(booking.pk),
+            {"type": "chat.message", "message": chat_message_payload(message)},
+        )
+    return message

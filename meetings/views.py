@@ -1,0 +1,46 @@
+"""The meeting room page."""
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import render
+from django.urls import path
+from django.utils import timezone
+
+from meetings.services import ROOM_STATUSES
+from scheduling.transitions import booking_get_for_user, room_window
+from skilllink.errors import NotFound
+
+
+@login_required
+def room(request, booking_id: int):
+    try:
+        booking = booking_get_for_user(user=request.user, booking_id=booking_id)
+    except NotFound:
+        raise Http404("No such session.") from None
+    now = timezone.now()
+    opens, closes = room_window(booking)
+    is_teacher = booking.teacher_id == request.user.pk
+    context = {
+        "booking": booking,
+        "other": booking.learner if is_teacher else booking.teacher,
+        "opens": opens,
+        "closes": closes,
+    }
+    if booking.status not in ROOM_STATUSES or now > closes:
+        return render(request, "meetings/room_closed.html", context)
+    if now < opens:
+        return render(request, "meetings/room_waiting.html", context)
+    context["room_config"] = {
+        "bookingId": booking.pk,
+        "userId": request.user.pk,
+        "peerName": context["other"].username,
+        "iceServers": settings.SKILLLINK_ICE_SERVERS,
+        "closesAt": closes.isoformat(),
+        "end": booking.end.isoformat(),
+        "sessionUrl": f"/sessions/{booking.pk}/",
+    }
+    return render(request, "meetings/room.html", context)
+
+
+urlpatterns = [path("sessions/<int:booking_id>/room/", room, name="room")]

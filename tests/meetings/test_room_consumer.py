@@ -1,0 +1,211 @@
+"""/ws/meetings/<id>/ on the real ASGI app: who gets in, chat, signaling, presence, ending."""
+
+from datetime import timedelta
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from meetings.models import ChatMessage, RoomVisit
+from scheduling.models import Booking
+from scheduling.services.bookings import booking_request
+from scheduling.transitions import booking_accept, booking_cancel
+from skilllink.asgi import application
+from tests.conftest import access_token_for
+from tests.factories import make_learner, make_slot, make_teacher_with_skills
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _scheduled(minutes_from_now: int = 5):
+    teacher = make_teacher_with_skills("Python")
+    learner = make_learner()
+    start = timezone.now().replace(second=0, microsecond=0) + timedelta(minutes=minutes_from_now)
+    slot = make_slot(teacher, start=start)
+    booking = booking_request(learner=learner, slot_id=slot.pk)
+    booking_accept(booking_id=booking.pk, teacher=teacher)
+    return booking, learner, teacher
+
+
+async def scheduled(minutes_from_now: int = 5):
+    return await database_sync_to_async(_scheduled)(minutes_from_now)
+
+
+async def room_socket(user, booking_id) -> WebsocketCommunicator:
+    token = await database_sync_to_async(access_token_for)(user)
+    return WebsocketCommunicator(application, f"/ws/meetings/{booking_id}/?token={token}")
+
+
+async def enter(user, booking_id):
+    socket = await room_socket(user, booking_id)
+    connected, _ = await socket.connect()
+    assert connected
+    room = await socket.receive_json_from()
+    assert room["type"] == "room"
+    return socket, room
+
+
+async def until(socket, frame_type, limit=6):
+    for _ in range(limit):
+        frame = await socket.receive_json_from(timeout=2)
+        if frame["type"] == frame_type:
+            return frame
+    raise AssertionError(f"no {frame_type} frame")
+
+
+async def assert_refused(socket, code):
+    connected, _ = await socket.connect()
+    assert connected
+    assert await socket.receive_output() == {"type": "websocket.close", "code": code}
+
+
+async def test_unauthenticated_is_closed_4401():
+    booking, _, _ = await scheduled()
+    socket = WebsocketCommunicator(
+        application, f"/ws/meetings/{booking.pk}/", headers=[(b"origin", b"http://localhost")]
+    )
+    await assert_refused(socket, 4401)
+
+
+async def test_stranger_is_closed_4403_and_nothing_is_recorded():
+    booking, _, _ = await scheduled()
+    stranger = await database_sync_to_async(make_learner)()
+    await assert_refused(await room_socket(stranger, booking.pk), 4403)
+    assert not await database_sync_to_async(RoomVisit.objects.exists)()
+
+
+async def test_outside_the_window_is_closed_4403():
+    booking, learner, _ = await scheduled(minutes_from_now=60)
+    await assert_refused(await room_socket(learner, booking.pk), 4403)
+    refreshed = await database_sync_to_async(Booking.objects.get)(pk=booking.pk)
+    assert refreshed.status == "scheduled"
+
+
+async def test_cancelled_booking_is_closed_4403():
+    booking, learner, _ = await scheduled()
+    await database_sync_to_async(booking_cancel)(booking_id=booking.pk, user=learner)
+    await assert_refused(await room_socket(learner, booking.pk), 4403)
+
+
+async def test_unknown_booking_is_closed_4403():
+    learner = await database_sync_to_async(make_learner)()
+    await assert_refused(await room_socket(learner, 999999), 4403)
+
+
+async def test_entering_starts_the_session_and_presence_is_shared():
+    booking, learner, teacher = await scheduled()
+    learner_socket, room = await enter(learner, booking.pk)
+    assert room["polite"] is True and room["peer"] == teacher.pk and room["you"] == learner.pk
+    assert room["history"] == []
+    assert (await until(learner_socket, "presence"))["participants"] == [learner.pk]
+    refreshed = await database_sync_to_async(Booking.objects.get)(pk=booking.pk)
+    assert refreshed.status == "in_progress"
+
+    teacher_socket, room = await enter(teacher, booking.pk)
+    assert room["polite"] is False
+    expected = sorted([learner.pk, teacher.pk])
+    assert (await until(learner_socket, "presence"))["participants"] == expected
+    assert (await until(teacher_socket, "presence"))["participants"] == expected
+
+    await teacher_socket.disconnect()
+    assert (await until(learner_socket, "presence"))["participants"] == [learner.pk]
+    visit = await database_sync_to_async(RoomVisit.objects.get)(user=teacher)
+    assert visit.left_at is not None
+    await learner_socket.disconnect()
+
+
+async def test_chat_is_saved_then_broadcast_and_replayed_on_join():
+    booking, learner, teacher = await scheduled()
+    learner_socket, _ = await enter(learner, booking.pk)
+    teacher_socket, _ = await enter(teacher, booking.pk)
+    await learner_socket.send_json_to(
+        {"type": "chat.send", "text": "  <script>alert(1)</script> hi  "}
+    )
+    for socket in (learner_socket, teacher_socket):
+        frame = await until(socket, "chat.message")
+        assert frame["message"]["text"] == "<script>alert(1)</script> hi"
+        assert frame["message"]["sender"] == learner.pk
+    saved = await database_sync_to_async(ChatMessage.objects.get)()
+    assert saved.text == "<script>alert(1)</script> hi"
+    await teacher_socket.disconnect()
+    again, room = await enter(teacher, booking.pk)
+    assert [m["text"] for m in room["history"]] == ["<script>alert(1)</script> hi"]
+    await again.disconnect()
+    await learner_socket.disconnect()
+
+    api = APIClient()
+    api.credentials(
+        HTTP_AUTHORIZATION=f"Bearer {await database_sync_to_async(access_token_for)(teacher)}"
+    )
+    messages = await database_sync_to_async(api.get)(f"/api/bookings/{booking.pk}/messages/")
+    assert [m["text"] for m in messages.json()] == ["<script>alert(1)</script> hi"]
+
+
+async def test_signal_goes_to_the_other_participant_only_and_is_not_echoed():
+    booking, learner, teacher = await scheduled()
+    learner_socket, _ = await enter(learner, booking.pk)
+    teacher_socket, _ = await enter(teacher, booking.pk)
+    await until(learner_socket, "presence")
+    await until(teacher_socket, "presence")
+    await until(learner_socket, "presence")  # the teacher's arrival
+    offer = {"description": {"type": "offer", "sdp": "v=0\r\n"}}
+    await learner_socket.send_json_to({"type": "signal", "data": offer})
+    frame = await until(teacher_socket, "signal")
+    assert frame == {"type": "signal", "from": learner.pk, "data": offer}
+    assert await learner_socket.receive_nothing(timeout=0.3)
+    await learner_socket.disconnect()
+    await teacher_socket.disconnect()
+
+
+async def test_bad_frames_get_errors_and_the_socket_stays_open(settings):
+    booking, learner, _ = await scheduled()
+    socket, _ = await enter(learner, booking.pk)
+    await until(socket, "presence")
+    await socket.send_to(text_data="not json")
+    assert (await socket.receive_json_from())["code"] == "invalid"
+    await socket.send_json_to({"type": "signal", "data": "nope"})
+    assert (await socket.receive_json_from())["code"] == "invalid"
+    await socket.send_json_to({"type": "chat.send", "text": 42})
+    assert (await socket.receive_json_from())["code"] == "invalid"
+    await socket.send_json_to({"type": "chat.send", "text": "x" * 2001})
+    assert (await socket.receive_json_from())["code"] == "invalid"
+    await socket.send_json_to({"type": "chat.send", "text": "   "})
+    assert (await socket.receive_json_from())["code"] == "invalid"
+    await socket.send_to(
+        text_data='{"type": "signal", "data": {"candidate": "' + "a" * 70000 + '"}}'
+    )
+    assert (await socket.receive_json_from())["code"] == "frame_too_large"
+    await socket.send_json_to({"type": "chat.send", "text": "still here"})
+    assert (await until(socket, "chat.message"))["message"]["text"] == "still here"
+    assert await database_sync_to_async(ChatMessage.objects.count)() == 1
+    await socket.disconnect()
+
+
+async def test_chat_is_rate_limited_per_user(settings):
+    settings.CHAT_RATE_LIMIT = "3/60"
+    booking, learner, _ = await scheduled()
+    socket, _ = await enter(learner, booking.pk)
+    await until(socket, "presence")
+    for n in range(3):
+        await socket.send_json_to({"type": "chat.send", "text": f"m{n}"})
+        await until(socket, "chat.message")
+    await socket.send_json_to({"type": "chat.send", "text": "too many"})
+    error = await socket.receive_json_from()
+    assert (error["type"], error["code"]) == ("error", "rate_limited")
+    assert await database_sync_to_async(ChatMessage.objects.count)() == 3
+    await socket.disconnect()
+
+
+async def test_either_participant_ends_and_the_other_side_sees_it():
+    booking, learner, teacher = await scheduled()
+    learner_socket, _ = await enter(learner, booking.pk)
+    teacher_socket, _ = await enter(teacher, booking.pk)
+    await teacher_socket.send_json_to({"type": "room.end"})
+    ended = await until(learner_socket, "room.ended")
+    assert ended["by"] == teacher.pk and ended["status"] == "completed"
+    refreshed = await database_sync_to_async(Booking.objects.get)(pk=booking.pk)
+    assert refreshed.status == "completed" and refreshed.ended_by_id == teacher.pk
+    await learner_socket.disconnect()
+    await teacher_socket.disconnect()
