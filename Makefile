@@ -11,7 +11,9 @@ PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/skilllink
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@# This machine's pip config lists index folders that may be absent; hide only those warnings.
+	set -o pipefail; $(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt 2>&1 \
+		| { grep -v "is ignored: it is neither a file nor a directory" || true; }
 	touch $@
 
 node_modules/.package-lock.json: package.json package-lock.json

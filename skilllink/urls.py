@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/", include("accounts.api_urls")),
     path("api/", include("scheduling.api_urls")),
     path("api/", include("meetings.api_urls")),
+    path("api/", include("credits.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("healthz/", views.health, name="health"),

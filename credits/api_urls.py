@@ -1,0 +1,7 @@
+from django.urls import path
+
+from credits import api
+
+urlpatterns = [
+    path("bookings/<int:booking_id>/rating/", api.RatingApi.as_view(), name="api-booking-rating"),
+]
