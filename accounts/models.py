@@ -67,6 +67,11 @@ class User(AbstractUser):
     def zone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
 
+    def local_label(self, moment) -> str:
+        """``moment`` as this user reads it: "Wed Dec 2, 18:00 (Europe/Paris)"."""
+        local = moment.astimezone(self.zone)
+        return f"{local:%a %b} {local.day}, {local:%H:%M} ({self.timezone})"
+
     @property
     def role(self) -> str:
         if self.is_learner and self.is_teacher:

@@ -69,3 +69,8 @@ def teacher_skill_list(*, teacher: User) -> QuerySet[TeacherSkill]:
         .select_related("skill")
         .order_by(Lower("skill__name"), "pk")
     )
+
+
+def skills_taught() -> QuerySet:
+    """Skills at least one teacher offers, by name (for search filters and the match form)."""
+    return Skill.objects.filter(teacher_skills__isnull=False).distinct().order_by("name")

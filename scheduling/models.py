@@ -138,8 +138,8 @@ class BookingEvent(models.Model):
     """Audit trail: every move of a booking, when, and who made it (None = the system)."""
 
     booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="events")
-    from_status = models.CharField(max_length=12, blank=True)
-    to_status = models.CharField(max_length=12)
+    from_status = models.CharField(max_length=12, blank=True, choices=Booking.Status.choices)
+    to_status = models.CharField(max_length=12, choices=Booking.Status.choices)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

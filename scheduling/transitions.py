@@ -133,8 +133,7 @@ def _session_url(booking: Booking) -> str:
 
 
 def _when(booking: Booking, user: User) -> str:
-    local = booking.start.astimezone(user.zone)
-    return local.strftime("%a %b %d, %H:%M") + f" ({user.timezone})"
+    return user.local_label(booking.start)
 
 
 def _skill_name(booking: Booking) -> str:

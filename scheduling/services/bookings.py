@@ -21,11 +21,7 @@ def quota_check(learner: User, now: datetime) -> None:
         return
     used, frees_at = quota_usage(learner=learner, now=now)
     if used >= FREE_PLAN_BOOKINGS_PER_WINDOW:
-        when = (
-            frees_at.astimezone(learner.zone).strftime("%a %b %d, %H:%M") + f" ({learner.timezone})"
-            if frees_at
-            else "a few days"
-        )
+        when = learner.local_label(frees_at) if frees_at else "a few days"
         raise AppError(
             f"Free accounts book {FREE_PLAN_BOOKINGS_PER_WINDOW} sessions in any "
             f"{FREE_PLAN_WINDOW_DAYS} days. Upgrade to premium, or book again after {when}.",
@@ -68,6 +64,13 @@ def _booking_skill(slot: AvailabilitySlot, skill_slug: str | None):
         return match.skill
     only = list(teaches[:2])
     return only[0].skill if len(only) == 1 else None
+
+
+def _request_body(when: str, message: str) -> str:
+    if not message:
+        return when
+    quoted = message if len(message) <= 140 else message[:140].rsplit(" ", 1)[0] + "…"
+    return f"{when} — “{quoted}”"
 
 
 @transaction.atomic
@@ -128,7 +131,7 @@ def booking_request(
         user=slot.teacher,
         kind="booking.requested",
         title=f"{learner.username} wants to book {skill.name if skill else 'a session'}",
-        body=message[:200] or slot.start.astimezone(slot.teacher.zone).strftime("%a %b %d, %H:%M"),
+        body=_request_body(slot.teacher.local_label(slot.start), message),
         url=f"/sessions/{booking.pk}/",
     )
     return booking

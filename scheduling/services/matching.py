@@ -45,8 +45,7 @@ def _notify_match(booking: Booking) -> None:
             user=person,
             kind="match.found",
             title=f"Match found: {skill} with {other.username}",
-            body=booking.start.astimezone(person.zone).strftime("%a %b %d, %H:%M")
-            + f" ({person.timezone})",
+            body=person.local_label(booking.start),
             url=f"/sessions/{booking.pk}/",
         )
 

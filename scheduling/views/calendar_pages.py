@@ -12,8 +12,7 @@ from django.shortcuts import render
 from django.urls import path
 from django.utils import timezone
 
-from accounts.models import Skill
-from accounts.selectors import teacher_skill_list
+from accounts.selectors import skills_taught, teacher_skill_list
 from credits.selectors import rating_summary, ratings_for_teacher
 from scheduling import selectors
 from skilllink.errors import NotFound
@@ -30,11 +29,6 @@ def _page_number(raw: str | None) -> int:
         return min(max(int(raw or 1), 1), MAX_PAGE)
     except ValueError:
         return 1
-
-
-def _skills_taught():
-    # Belongs in accounts.selectors (sessions.py runs the same query); see the report.
-    return Skill.objects.filter(teacher_skills__isnull=False).distinct().order_by("name")
 
 
 @login_required
@@ -72,7 +66,7 @@ def teacher_list(request):
         limit=TEACHERS_PER_PAGE + 1,
         offset=(page - 1) * TEACHERS_PER_PAGE,
     )
-    skills = list(_skills_taught())
+    skills = list(skills_taught())
     context = {
         "teachers": [
             (t, rating_summary(count=t.rating_count, total=t.rating_total))

@@ -12,7 +12,8 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from accounts.models import Skill, TeacherSkill
+from accounts.models import TeacherSkill
+from accounts.selectors import skills_taught
 from accounts.services import subscription_upgrade
 from credits.models import Rating
 from credits.services import rating_submit
@@ -53,8 +54,7 @@ class MatchForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        taught = Skill.objects.filter(teacher_skills__isnull=False).distinct().order_by("name")
-        self.fields["skill"].choices = [(s.slug, s.name) for s in taught]
+        self.fields["skill"].choices = [(s.slug, s.name) for s in skills_taught()]
 
 
 def _open_slot(slot_id: int) -> AvailabilitySlot:
@@ -187,7 +187,10 @@ def session_detail(request, booking_id: int):
         "other": booking.learner if is_teacher else booking.teacher,
         "is_teacher": is_teacher,
         "can_answer": is_teacher and booking.status == S.REQUESTED,
-        "can_cancel": booking.status in (S.REQUESTED, S.SCHEDULED) and now < booking.start,
+        # A teacher answers a request with Decline; Cancel is for what was agreed.
+        "can_cancel": booking.status in (S.REQUESTED, S.SCHEDULED)
+        and now < booking.start
+        and not (is_teacher and booking.status == S.REQUESTED),
         "room_opens": opens,
         "room_open_now": booking.status in (S.SCHEDULED, S.IN_PROGRESS) and opens <= now <= closes,
         "rating": rating,

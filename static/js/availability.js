@@ -33,7 +33,9 @@ function local(value) {
 function formatRange(start, end) {
   const from = local(start);
   const to = local(end);
-  const sameDay = from.hasSame(to, "day") || (to.hour === 0 && to.minute === 0 && to.minus({ minutes: 1 }).hasSame(from, "day"));
+  // A slot ending at midnight still reads as one day: "Mon 30 Nov, 23:00–00:00".
+  const endsAtMidnight = to.hour === 0 && to.minute === 0 && to.minus({ minutes: 1 }).hasSame(from, "day");
+  const sameDay = from.hasSame(to, "day") || endsAtMidnight;
   return `${from.toFormat("ccc d LLL, HH:mm")}–${to.toFormat(sameDay ? "HH:mm" : "ccc d LLL, HH:mm")}`;
 }
 
@@ -169,10 +171,11 @@ const calendar = new FC.Calendar(calendarEl, {
   eventDidMount(info) {
     const { slot } = info.event.extendedProps;
     if (!slot) return; // the selection's mirror
-    info.el.setAttribute(
-      "aria-label",
-      `${STATUS_LABELS[slot.status] ?? slot.status} slot, ${formatRange(info.event.start, info.event.end)}, ${skillName(slot)}`,
-    );
+    const status = STATUS_LABELS[slot.status] ?? slot.status;
+    const when = formatRange(info.event.start, info.event.end);
+    // A focusable div (FullCalendar adds tabindex for eventClick): name it as the button it is.
+    info.el.setAttribute("role", "button");
+    info.el.setAttribute("aria-label", `${status} slot, ${when}, ${skillName(slot)}`);
   },
   windowResize() {
     calendar.setOption("contentHeight", contentHeight());
@@ -269,14 +272,22 @@ function openSlotDialog(info) {
   const editable = slot.status === "open" && !isOver(slot);
   const form = slotDialog.querySelector("form");
   clearFormError(form);
-  slotDialog.querySelector("[data-when]").textContent = `${formatRange(info.event.start, info.event.end)} (${zone}) · ${skillName(slot)}`;
+  const when = formatRange(info.event.start, info.event.end);
+  slotDialog.querySelector("[data-when]").textContent = `${when} (${zone}) · ${skillName(slot)}`;
   const note = slotDialog.querySelector("[data-note]");
   note.hidden = editable;
   if (slot.status === "booked" || slot.status === "requested") {
-    note.textContent =
+    const sessions = document.createElement("a");
+    sessions.href = calendarEl.dataset.sessionsUrl;
+    sessions.textContent = "My sessions";
+    note.replaceChildren(
       slot.status === "booked"
-        ? "A learner has booked this slot, so it cannot be moved or deleted. To free it, cancel the session from My sessions."
-        : "A learner has asked for this slot. Accept or decline the request in My sessions; until then the slot cannot be moved or deleted.";
+        ? "A learner has booked this slot, so it cannot be moved or deleted. " +
+            "To free it, cancel the session from "
+        : "A learner has asked for this slot. Until you accept or decline the request in ",
+      sessions,
+      slot.status === "booked" ? "." : ", the slot cannot be moved or deleted.",
+    );
   } else if (!editable) {
     note.textContent = "This slot has already started, so it can no longer be changed.";
   }
@@ -388,14 +399,21 @@ function tableRow(slot) {
   const when = document.createElement("td");
   const time = document.createElement("time");
   time.dateTime = slot.start;
-  time.textContent = formatRange(slot.start, slot.end);
+  // Date and times wrap as two units on a phone (same markup as _cal_slot_row.html).
+  const text = formatRange(slot.start, slot.end);
+  const cut = text.indexOf(", ") + 1;
+  const daySpan = document.createElement("span");
+  daySpan.textContent = text.slice(0, cut);
+  const hoursSpan = document.createElement("span");
+  hoursSpan.textContent = text.slice(cut + 1);
+  time.append(daySpan, " ", hoursSpan);
   when.append(time);
   const skill = document.createElement("td");
   if (slot.skill) skill.textContent = slot.skill.name;
   else {
     const any = document.createElement("span");
     any.className = "muted";
-    any.textContent = "Any of my skills";
+    any.textContent = "Any skill";
     skill.append(any);
   }
   const status = document.createElement("td");

@@ -12,7 +12,8 @@ if (calendarEl) {
   const teacherId = calendarEl.dataset.teacherId;
   const bookable = calendarEl.dataset.bookable === "true";
   // Open on the week (and hour) of the first open slot, so there is something to see.
-  const first = calendarEl.dataset.firstSlot ? DateTime.fromISO(calendarEl.dataset.firstSlot).setZone(zone) : null;
+  const { firstSlot } = calendarEl.dataset;
+  const first = firstSlot ? DateTime.fromISO(firstSlot).setZone(zone) : null;
   const narrow = window.matchMedia("(max-width: 720px)").matches;
   // hourCycle, not hour12: Chrome renders midnight as "24:00" with hour12: false.
   const TIME_FORMAT = { hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
@@ -50,7 +51,9 @@ if (calendarEl) {
     contentHeight: narrow ? "auto" : 560,
     slotLabelFormat: TIME_FORMAT,
     eventTimeFormat: TIME_FORMAT,
-    dayHeaderFormat: narrow ? undefined : { weekday: "short", day: "numeric", month: "numeric", omitCommas: true },
+    dayHeaderFormat: narrow
+      ? undefined
+      : { weekday: "short", day: "numeric", month: "numeric", omitCommas: true },
     noEventsContent: "No open times this week. Try the next week.",
     async events(info, success, failure) {
       const query = new URLSearchParams({ teacher: teacherId, start: info.startStr, end: info.endStr });
@@ -64,7 +67,8 @@ if (calendarEl) {
     eventDidMount(info) {
       const start = DateTime.fromJSDate(info.event.start).setZone(zone).setLocale("en");
       const end = DateTime.fromJSDate(info.event.end).setZone(zone).setLocale("en");
-      const label = `${start.toFormat("cccc d LLLL, HH:mm")} to ${end.toFormat("HH:mm")}, ${info.event.title}`;
+      const when = `${start.toFormat("cccc d LLLL, HH:mm")} to ${end.toFormat("HH:mm")}`;
+      const label = `${when}, ${info.event.title}`;
       info.el.setAttribute("aria-label", bookable ? `Book ${label}` : label);
     },
   });

@@ -5,8 +5,8 @@ import zoneinfo
 from datetime import datetime
 
 import pytest
-from django.test.utils import CaptureQueriesContext
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -24,6 +24,7 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
+DASH = "\u2013"  # the en dash the pages put between two times
 AVAILABILITY = reverse("scheduling:availability")
 TEACHERS = reverse("scheduling:teacher_list")
 
@@ -105,7 +106,7 @@ def test_teacher_without_skills_is_told_to_add_some_and_may_still_offer_any_skil
     teacher = make_teacher()
     html = logged_in(client, teacher).get(AVAILABILITY).content.decode()
     assert "data-no-skills" in html
-    assert f'{reverse("accounts:profile")}#skills' in html
+    assert f"{reverse('accounts:profile')}#skills" in html
     assert '<option value="">Any of my skills</option>' in html
 
 
@@ -178,7 +179,9 @@ def test_next_open_slot_is_shown_in_the_viewers_timezone(client):
     html = logged_in(client, tokyo).get(TEACHERS, {"skill": "python"}).content.decode()
     expected = local_label(slot.start, "Asia/Tokyo")
     assert f"{expected}</time>" in html
-    assert f'datetime="{slot.start.astimezone(zoneinfo.ZoneInfo("Asia/Tokyo")).isoformat()}"' in html
+    assert (
+        f'datetime="{slot.start.astimezone(zoneinfo.ZoneInfo("Asia/Tokyo")).isoformat()}"' in html
+    )
     # Not the teacher's zone, not UTC (Tokyo is never at the same wall time as either).
     assert local_label(slot.start, "America/New_York") not in html
     assert local_label(slot.start, "UTC") not in html
@@ -195,7 +198,7 @@ def test_cards_show_skills_with_level_rating_or_new_teacher(client):
     assert "(2 ratings)" in cards["rated"]
     assert "New teacher" in cards["fresh"]
     assert "New teacher" not in cards["rated"]
-    assert "Python <span class=\"muted\">· Intermediate</span>" in cards["fresh"]
+    assert 'Python <span class="muted">· Intermediate</span>' in cards["fresh"]
 
 
 def test_unknown_skill_and_no_match_give_a_helpful_empty_state(client):
@@ -255,9 +258,11 @@ def test_teacher_page_shows_bio_skills_zone_and_open_slots_as_booking_links(clie
     taken = make_slot(teacher, start=in_future(days=3))
     booking_request(learner=make_learner(), slot_id=taken.pk)
     viewer = make_learner(timezone_name="Europe/Paris")
-    html = logged_in(client, viewer).get(
-        reverse("scheduling:teacher_detail", args=[teacher.pk])
-    ).content.decode()
+    html = (
+        logged_in(client, viewer)
+        .get(reverse("scheduling:teacher_detail", args=[teacher.pk]))
+        .content.decode()
+    )
     assert "Python from first steps." in html
     assert "Expert" in html
     assert "Packaging, typing, tests." in html
@@ -280,12 +285,14 @@ def test_teacher_page_lists_times_in_the_viewers_zone_across_a_dst_change(client
     before = make_slot(teacher, start=datetime(year, 3, 1, 18, tzinfo=new_york))
     after = make_slot(teacher, start=datetime(year, 3, 20, 18, tzinfo=new_york))
     viewer = make_learner(timezone_name="Europe/Paris")
-    html = logged_in(client, viewer).get(
-        reverse("scheduling:teacher_detail", args=[teacher.pk])
-    ).content.decode()
-    assert f"{local_label(before.start, 'Europe/Paris')}–01:00" in html
+    html = (
+        logged_in(client, viewer)
+        .get(reverse("scheduling:teacher_detail", args=[teacher.pk]))
+        .content.decode()
+    )
+    assert f"{local_label(before.start, 'Europe/Paris')}{DASH}01:00" in html
     assert local_label(before.start, "Europe/Paris").endswith("00:00")
-    assert f"{local_label(after.start, 'Europe/Paris')}–00:00" in html
+    assert f"{local_label(after.start, 'Europe/Paris')}{DASH}00:00" in html
     assert local_label(after.start, "Europe/Paris").endswith("23:00")
 
 
@@ -293,9 +300,11 @@ def test_teacher_page_shows_the_rating_summary_and_latest_feedback(client):
     teacher = make_teacher_with_skills("Python")
     rate(teacher, 5, "Clear and patient.")
     rate(teacher, 3)
-    html = logged_in(client, make_learner()).get(
-        reverse("scheduling:teacher_detail", args=[teacher.pk])
-    ).content.decode()
+    html = (
+        logged_in(client, make_learner())
+        .get(reverse("scheduling:teacher_detail", args=[teacher.pk]))
+        .content.decode()
+    )
     assert '<strong class="rating-big">4.0</strong>' in html
     assert "2 ratings" in html
     assert "Clear and patient." in html
@@ -305,9 +314,11 @@ def test_teacher_page_shows_the_rating_summary_and_latest_feedback(client):
 def test_teacher_on_their_own_page_gets_the_editor_link_instead_of_booking(client):
     teacher = make_teacher_with_skills("Python")
     slot = make_slot(teacher, start=in_future(days=2))
-    html = logged_in(client, teacher).get(
-        reverse("scheduling:teacher_detail", args=[teacher.pk])
-    ).content.decode()
+    html = (
+        logged_in(client, teacher)
+        .get(reverse("scheduling:teacher_detail", args=[teacher.pk]))
+        .content.decode()
+    )
     assert "This is how learners see your open times" in html
     assert f'href="{AVAILABILITY}"' in html
     assert 'data-bookable="false"' in html
