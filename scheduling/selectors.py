@@ -133,7 +133,9 @@ def teachers_ranked(
         skill = Skill.objects.filter(slug=skill_slug).first()
         if skill is None:
             return []
-        qs = qs.filter(Exists(TeacherSkill.objects.filter(teacher=OuterRef("pk"), skill=skill)))
+        # A join (not EXISTS) lets the database start from the skill's few teachers
+        # instead of scanning every user; (teacher, skill) is unique, so no duplicates.
+        qs = qs.filter(teacher_skills__skill=skill)
         next_slot = next_slot.filter(Q(skill=skill) | Q(skill__isnull=True))
     if q:
         q = q.strip()[:100]
