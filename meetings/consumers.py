@@ -13,8 +13,11 @@ from django.conf import settings
 from django.utils import timezone
 
 from meetings import selectors, services
+from meetings.chat_writer import chat_writer
+from meetings.models import ChatMessage
 from scheduling.transitions import booking_complete, room_window
 from skilllink.errors import AppError
+from skilllink.ratelimit import arate_limit_hit, parse_rate
 from skilllink.realtime import meeting_group
 from skilllink.sockets import JsonSocketConsumer
 
@@ -47,6 +50,7 @@ class RoomConsumer(JsonSocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         _, closes = room_window(booking)
+        self.closes_at = closes
         self.close_task = asyncio.get_running_loop().call_later(
             max(0.0, (closes - timezone.now()).total_seconds()),
             lambda: asyncio.ensure_future(self._window_over()),
@@ -96,11 +100,27 @@ class RoomConsumer(JsonSocketConsumer):
     # --- Frames from the browser -----------------------------------------------------
 
     async def handle_chat_send(self, content: dict[str, Any]) -> None:
-        text = content.get("text")
-        if not isinstance(text, str):
-            raise AppError('"text" must be a string.', code="invalid")
-        await database_sync_to_async(services.chat_post)(
-            user=self.user, booking_id=self.booking_id, text=text
+        # The hot path stays off the ORM thread except for the batched insert:
+        # access was checked at entry, the window is known, the limit is async.
+        text = services.chat_clean_text(content.get("text"))
+        now = timezone.now()
+        if now > self.closes_at:
+            raise services.RoomClosed("The session's time is over.")
+        limit, window = parse_rate(settings.CHAT_RATE_LIMIT)
+        await arate_limit_hit(
+            scope=f"chat:{self.user.pk}",
+            limit=limit,
+            window=window,
+            message="You're sending messages too fast. Wait a moment.",
+        )
+        message_id = await chat_writer.save(
+            booking_id=self.booking_id, sender_id=self.user.pk, text=text, sent_at=now
+        )
+        saved = ChatMessage(
+            pk=message_id, booking_id=self.booking_id, sender=self.user, text=text, sent_at=now
+        )
+        await self.channel_layer.group_send(
+            self.group, {"type": "chat.message", "message": selectors.chat_message_payload(saved)}
         )
 
     async def handle_signal(self, content: dict[str, Any]) -> None:

@@ -52,12 +52,11 @@ def room_leave(*, visit_id: int, now: datetime | None = None) -> None:
     )
 
 
-def chat_post(
-    *, user: User, booking_id: int, text: str, now: datetime | None = None
-) -> ChatMessage:
-    """Save a message, then (after commit) broadcast it to the room. Rate-limited per user."""
-    now = now or timezone.now()
-    text = (text or "").strip()
+def chat_clean_text(text: object) -> str:
+    """The message as it will be saved, or ``ValidationFailed``."""
+    if not isinstance(text, str):
+        raise ValidationFailed('"text" must be a string.', fields={"text": ["Not a string."]})
+    text = text.strip()
     if not text:
         raise ValidationFailed("Type a message first.", fields={"text": ["Empty message."]})
     if len(text) > CHAT_MAX_LENGTH:
@@ -65,6 +64,30 @@ def chat_post(
             f"Messages are limited to {CHAT_MAX_LENGTH:,} characters.",
             fields={"text": [f"At most {CHAT_MAX_LENGTH:,} characters."]},
         )
+    return text
+
+
+def chat_save_batch(items: list[tuple[int, int, str, datetime]]) -> list[ChatMessage]:
+    """Save ``(booking_id, sender_id, text, sent_at)`` rows in one transaction.
+
+    Precondition: the caller has checked access and text (the room socket does so
+    at entry and per frame). Used by :class:`meetings.chat_writer.ChatWriter`.
+    """
+    with transaction.atomic():
+        return ChatMessage.objects.bulk_create(
+            [
+                ChatMessage(booking_id=booking_id, sender_id=sender_id, text=text, sent_at=at)
+                for booking_id, sender_id, text, at in items
+            ]
+        )
+
+
+def chat_post(
+    *, user: User, booking_id: int, text: str, now: datetime | None = None
+) -> ChatMessage:
+    """Save a message, then (after commit) broadcast it to the room. Rate-limited per user."""
+    now = now or timezone.now()
+    text = chat_clean_text(text)
     limit, window = parse_rate(settings.CHAT_RATE_LIMIT)
     rate_limit_hit(
         scope=f"chat:{user.pk}",

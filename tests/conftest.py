@@ -41,7 +41,10 @@ def _isolated_state(settings):
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "t"}
     }
+    from skilllink.ratelimit import ratelimit_reset_local
+
     cache.clear()
+    ratelimit_reset_local()
     yield
     cache.clear()
 

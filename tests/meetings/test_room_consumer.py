@@ -209,3 +209,28 @@ async def test_either_participant_ends_and_the_other_side_sees_it():
     assert refreshed.status == "completed" and refreshed.ended_by_id == teacher.pk
     await learner_socket.disconnect()
     await teacher_socket.disconnect()
+
+
+async def test_a_burst_of_chat_from_both_sides_is_saved_and_delivered_in_order(settings):
+    settings.CHAT_RATE_LIMIT = "1000/10"
+    booking, learner, teacher = await scheduled()
+    learner_socket, _ = await enter(learner, booking.pk)
+    teacher_socket, _ = await enter(teacher, booking.pk)
+    for n in range(25):
+        await learner_socket.send_json_to({"type": "chat.send", "text": f"l{n}"})
+        await teacher_socket.send_json_to({"type": "chat.send", "text": f"t{n}"})
+    received = []
+    while len(received) < 50:
+        frame = await teacher_socket.receive_json_from(timeout=5)
+        if frame["type"] == "chat.message":
+            received.append(frame["message"])
+    assert [m["text"] for m in received if m["sender"] == learner.pk] == [
+        f"l{n}" for n in range(25)
+    ]
+    assert len({m["id"] for m in received}) == 50
+    saved = await database_sync_to_async(
+        lambda: list(ChatMessage.objects.order_by("id").values_list("id", "text"))
+    )()
+    assert sorted(m["id"] for m in received) == [pk for pk, _ in saved]
+    await learner_socket.disconnect()
+    await teacher_socket.disconnect()
