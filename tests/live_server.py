@@ -4,8 +4,9 @@ Browser and cluster tests talk to it over real sockets. The server gets the test
 process's database (the one pytest-django created; use it from a test with
 ``transactional_db`` so what the test writes is committed and visible), its
 ``SECRET_KEY`` (JWTs minted in the test verify there), ``DEBUG=1``, and Redis only
-when asked. Every server started here is killed when its context ends, on test
-failure too, and at interpreter exit as a last resort.
+when asked, plus any ``extra_env`` a test passes (e.g. ``SKILLLINK_ICE_SERVERS``).
+Every server started here is killed when its context ends, on test failure too, and
+at interpreter exit as a last resort.
 """
 
 from __future__ import annotations
@@ -118,7 +119,14 @@ class ServerFailedToStart(RuntimeError):
 class Server:
     """One daphne process. ``url``/``ws_url`` have no trailing slash."""
 
-    def __init__(self, *, database_url: str, secret_key: str, redis_url: str | None = None):
+    def __init__(
+        self,
+        *,
+        database_url: str,
+        secret_key: str,
+        redis_url: str | None = None,
+        extra_env: dict[str, str] | None = None,
+    ):
         self.database_url = database_url
         self.redis_url = redis_url
         self.port = free_port()
@@ -141,6 +149,7 @@ class Server:
             env["REDIS_PREFIX"] = TEST_REDIS_PREFIX
         else:
             env.pop("REDIS_URL", None)  # in-memory layer unless asked: nothing leaks in
+        env.update(extra_env or {})
         self.process = subprocess.Popen(
             [str(DAPHNE), "-b", "127.0.0.1", "-p", str(self.port), "skilllink.asgi:application"],
             cwd=BASE_DIR,
@@ -205,18 +214,26 @@ class Server:
 
 
 def start_server(
-    *, redis_url: str | None = None, database_url: str | None = None, attempts: int = 3
+    *,
+    redis_url: str | None = None,
+    database_url: str | None = None,
+    extra_env: dict[str, str] | None = None,
+    attempts: int = 3,
 ) -> Server:
     """Start daphne on a free port against the current (test) database and wait for it.
 
-    Retries on a fresh port if one was taken between choosing and binding it.
+    ``extra_env`` is added to the server's environment last (it wins). Retries on a
+    fresh port if one was taken between choosing and binding it.
     """
     from django.conf import settings
 
     database_url = database_url or current_database_url()
     for attempt in range(attempts):
         server = Server(
-            database_url=database_url, secret_key=settings.SECRET_KEY, redis_url=redis_url
+            database_url=database_url,
+            secret_key=settings.SECRET_KEY,
+            redis_url=redis_url,
+            extra_env=extra_env,
         )
         try:
             server.wait_ready()
@@ -235,15 +252,15 @@ def start_server(
 
 @contextlib.contextmanager
 def live_servers() -> Iterator[Callable[..., Server]]:
-    """Yield ``start(*, redis_url=None) -> Server``; every server started is stopped at exit.
+    """Yield ``start(*, redis_url=None, extra_env=None) -> Server``; all are stopped at exit.
 
     If the block fails, each server's output is printed so pytest shows it with the
     failure (captured output is only displayed for failing tests).
     """
     started: list[Server] = []
 
-    def start(*, redis_url: str | None = None) -> Server:
-        server = start_server(redis_url=redis_url)
+    def start(*, redis_url: str | None = None, extra_env: dict[str, str] | None = None) -> Server:
+        server = start_server(redis_url=redis_url, extra_env=extra_env)
         started.append(server)
         return server
 

@@ -247,6 +247,7 @@ function closePeer() {
     state.pc.close();
   }
   state.pc = null;
+  showRemote(false);
   state.makingOffer = false;
   state.ignoreOffer = false;
   state.settingRemoteAnswer = false;
@@ -330,6 +331,12 @@ const micButton = $("[data-toggle-mic]");
 const cameraButton = $("[data-toggle-camera]");
 const screenButton = $("[data-toggle-screen]");
 
+// The self-view shows what goes out; a stopped camera would leave its last frame frozen.
+const selfTile = localVideo.closest(".video-tile");
+function showSelf() {
+  selfTile.hidden = !state.cameraTrack && !state.screenTrack;
+}
+
 function pressed(button, on, onText, offText) {
   button.setAttribute("aria-pressed", String(on));
   button.textContent = on ? onText : offText;
@@ -355,6 +362,7 @@ async function cameraOff() {
   const transceiver = videoTransceiver();
   if (transceiver && !state.screenTrack) await transceiver.sender.replaceTrack(null);
   pressed(cameraButton, false, "Camera on", "Camera off");
+  showSelf();
 }
 
 async function cameraOn() {
@@ -378,6 +386,7 @@ async function cameraOn() {
   }
   note(callNote, "");
   pressed(cameraButton, true, "Camera on", "Camera off");
+  showSelf();
 }
 
 cameraButton.addEventListener("click", () => (state.cameraTrack ? cameraOff() : cameraOn()));
@@ -390,6 +399,7 @@ async function stopShare() {
   if (transceiver) await transceiver.sender.replaceTrack(state.cameraTrack);
   localVideo.srcObject = state.stream;
   pressed(screenButton, false, "Stop sharing", "Share screen");
+  showSelf();
 }
 
 screenButton.addEventListener("click", async () => {
@@ -412,6 +422,7 @@ screenButton.addEventListener("click", async () => {
     }
     localVideo.srcObject = stream;
     pressed(screenButton, true, "Stop sharing", "Share screen");
+    showSelf();
   } catch (error) {
     if (error?.name !== "NotAllowedError") note(callNote, `Could not share the screen: ${error.message}`);
   }
@@ -586,12 +597,17 @@ $("[data-join]").addEventListener("click", () => {
   localVideo.srcObject = state.stream;
   pressed(micButton, Boolean(state.micTrack), "Mic on", "Mic off");
   pressed(cameraButton, Boolean(state.cameraTrack), "Camera on", "Camera off");
+  showSelf();
   if (!state.cameraTrack && !state.micTrack) {
     note(callNote, $("[data-media-note]").textContent || "You joined without camera or microphone.");
   }
   setConnState("waiting", `Waiting for ${config.peerName}`);
   connect();
-  chatInput.focus();
+  // Beside the video the chat is ready to type in. On a phone it sits below the video:
+  // focusing it would scroll the video away (and Chrome pauses the muted self-view
+  // while it is off screen) and open the keyboard.
+  if (matchMedia("(min-width: 961px)").matches) chatInput.focus();
+  else micButton.focus({ preventScroll: true });
 });
 
 startPreview();
