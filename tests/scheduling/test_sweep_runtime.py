@@ -17,14 +17,23 @@ from tests.conftest import access_token_for
 from tests.factories import make_learner, make_slot, make_teacher_with_skills
 
 
-def _overdue_request():
+def _request():
     teacher = make_teacher_with_skills("Python")
     learner = make_learner()
     booking = booking_request(learner=learner, slot_id=make_slot(teacher).pk)
+    return booking, learner
+
+
+def _make_overdue(booking):
     now = timezone.now()
     Booking.objects.filter(pk=booking.pk).update(
         start=now - timedelta(minutes=1), end=now + timedelta(minutes=59)
     )
+
+
+def _overdue_request():
+    booking, learner = _request()
+    _make_overdue(booking)
     return booking, learner
 
 
@@ -41,11 +50,14 @@ def test_sweep_command_runs_once_and_reports(capsys):
 async def test_in_process_sweep_expires_and_pushes_to_sockets_of_this_server(settings):
     settings.SWEEP_IN_PROCESS = True
     settings.SWEEP_INTERVAL_SECONDS = 0.2
-    booking, learner = await database_sync_to_async(_overdue_request)()
+    booking, learner = await database_sync_to_async(_request)()
     token = await database_sync_to_async(access_token_for)(learner)
     app = InProcessSweep(asgi.application.app)  # a fresh server instance
     socket = WebsocketCommunicator(app, f"/ws/notifications/?token={token}")
-    assert (await socket.connect())[0]
+    assert (await socket.connect())[0]  # the first connection starts the sweep loop
+    assert (await socket.receive_json_from())["type"] == "unread"
+    # Only now does the request fall due, so the push cannot race the socket's joining.
+    await database_sync_to_async(_make_overdue)(booking)
     frames = []
     async with asyncio.timeout(5):
         while not any(f.get("notification", {}).get("kind") == "booking.expired" for f in frames):
