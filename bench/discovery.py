@@ -64,7 +64,7 @@ def run(data: Dataset, *, backend: str, n: int, warmup: int, explain: dict) -> l
             backend,
             timings.samples_ms,
             TARGET_MS,
-            f"{timings.note_queries()}, {_items_note(timings)}, {timings.note_statuses()}",
+            f"{timings.note_cpu()}, {timings.note_queries()}, {_items_note(timings)}, {timings.note_statuses()}",
         )
     )
 
@@ -85,7 +85,7 @@ def run(data: Dataset, *, backend: str, n: int, warmup: int, explain: dict) -> l
             backend,
             timings.samples_ms,
             TARGET_MS,
-            f"{timings.note_queries()}, {_items_note(timings)}, {timings.note_statuses()}",
+            f"{timings.note_cpu()}, {timings.note_queries()}, {_items_note(timings)}, {timings.note_statuses()}",
         )
     )
 
@@ -106,7 +106,7 @@ def run(data: Dataset, *, backend: str, n: int, warmup: int, explain: dict) -> l
             backend,
             timings.samples_ms,
             TARGET_MS,
-            f"{timings.note_queries()}, {_items_note(timings)}, {timings.note_statuses()}",
+            f"{timings.note_cpu()}, {timings.note_queries()}, {_items_note(timings)}, {timings.note_statuses()}",
         )
     )
     return results

@@ -1,6 +1,7 @@
 """Issue 4: ``POST /api/match/`` server time through the test Client.
 
-Every request comes from a different learner who has booked nothing yet (half
+Also times a direct ``POST /api/bookings/`` (information: the request behind the
+notify benchmark). Every request comes from a different learner who has booked nothing yet (half
 free plan, half premium), so the quota never refuses. Matched path: a random
 skill and a window of 6 h, 1, 3 or 7 days somewhere in the next 55 days; nearly
 all match at once (201). Pending path: the skill nobody teaches (202).
@@ -44,14 +45,50 @@ def _post(client, body: dict):
     return client.post("/api/match/", data=json.dumps(body), content_type="application/json")
 
 
+def _direct_bookings(data: Dataset, clients, rng, *, backend: str, warmup: int) -> Result:
+    """``POST /api/bookings/`` of random open slots: the request the notify benchmark
+    sends over HTTP, timed here without server or network (for comparison)."""
+    from django.db.models import Exists, OuterRef
+
+    from scheduling.models import AvailabilitySlot, Booking
+
+    active = Booking.objects.filter(slot=OuterRef("pk"), status__in=Booking.ACTIVE_STATUSES)
+    open_ids = list(
+        AvailabilitySlot.objects.filter(start__gt=data.now + timedelta(days=1))
+        .filter(~Exists(active))
+        .values_list("pk", flat=True)
+    )
+    slot_ids = rng.sample(open_ids, len(clients))
+    timings = measure.run(
+        (
+            lambda c=c, s=s: c.post(
+                "/api/bookings/", data=json.dumps({"slot": s}), content_type="application/json"
+            )
+            for c, s in zip(clients, slot_ids, strict=True)
+        ),
+        warmup=warmup,
+    )
+    return Result(
+        "booking: POST /api/bookings/ (in-process, for notify)",
+        backend,
+        timings.samples_ms,
+        None,
+        f"{timings.note_cpu()}, {timings.note_queries()}, {timings.note_statuses()}",
+    )
+
+
 def run(data: Dataset, *, backend: str, n: int, warmup: int, explain: dict) -> list[Result]:
     rng = random.Random(4)
-    learners = _fresh_learners(2 * (n + warmup) + 2, rng)
+    per = n + warmup
+    learners = _fresh_learners(3 * per + 2, rng)
     clients = [measure.client(measure.access_token(u)) for u in learners]
-    matched_clients, pending_clients = clients[: n + warmup], clients[n + warmup : -2]
-    results = []
+    matched_clients, pending_clients = clients[:per], clients[per : 2 * per]
+    booking_clients = clients[2 * per : 3 * per]
+    results = [_direct_bookings(data, booking_clients, rng, backend=backend, warmup=warmup)]
 
-    bodies = [{"skill": rng.choice(data.skill_slugs), **_window(rng, data)} for _ in matched_clients]
+    bodies = [
+        {"skill": rng.choice(data.skill_slugs), **_window(rng, data)} for _ in matched_clients
+    ]
     timings = measure.run(
         (lambda c=c, b=b: _post(c, b) for c, b in zip(matched_clients, bodies, strict=True)),
         warmup=warmup,
@@ -67,7 +104,7 @@ def run(data: Dataset, *, backend: str, n: int, warmup: int, explain: dict) -> l
             backend,
             timings.samples_ms,
             TARGET_MS,
-            f"{timings.note_queries()}, {matched}/{timings.statuses.total()} matched (201), "
+            f"{timings.note_cpu()}, {timings.note_queries()}, {matched}/{timings.statuses.total()} matched (201), "
             f"{timings.note_statuses()}",
         )
     )
@@ -85,7 +122,7 @@ def run(data: Dataset, *, backend: str, n: int, warmup: int, explain: dict) -> l
             backend,
             timings.samples_ms,
             TARGET_MS,
-            f"{timings.note_queries()}, {timings.note_statuses()}",
+            f"{timings.note_cpu()}, {timings.note_queries()}, {timings.note_statuses()}",
         )
     )
     return results

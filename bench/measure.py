@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from django.db import connection
 from django.test import Client
 
+from bench.stats import percentile
+
 
 def client(token: str | None = None) -> Client:
     """A client that sends requests as to 127.0.0.1 (an allowed host), with a JWT if given."""
@@ -28,6 +30,8 @@ def access_token(user) -> str:
 @dataclass
 class Timings:
     samples_ms: list[float] = field(default_factory=list)
+    cpu_ms: list[float] = field(default_factory=list)
+    sql_ms: list[float] = field(default_factory=list)
     statuses: Counter = field(default_factory=Counter)
     queries: Counter = field(default_factory=Counter)
     items: list[int] = field(default_factory=list)
@@ -38,13 +42,20 @@ class Timings:
         low, high = min(self.queries), max(self.queries)
         return f"queries {low}" if low == high else f"queries {low}-{high}"
 
+    def note_cpu(self) -> str:
+        """This thread's CPU time per request (Python and SQLite work, not waiting for a
+        PostgreSQL server or for a busy machine's other processes), and the time Django
+        logged for its SQL (on PostgreSQL: round trips included)."""
+        return (
+            f"CPU p50 {percentile(self.cpu_ms, 50):.1f} / p95 {percentile(self.cpu_ms, 95):.1f}, "
+            f"SQL p50 {percentile(self.sql_ms, 50):.1f} / p95 {percentile(self.sql_ms, 95):.1f}"
+        )
+
     def note_statuses(self) -> str:
-        return "HTTP " + ", ".join(f"{code}×{n}" for code, n in sorted(self.statuses.items()))
+        return "HTTP " + ", ".join(f"{code} x{n}" for code, n in sorted(self.statuses.items()))
 
 
-def run(
-    requests: Iterable[Callable[[], object]], *, warmup: int, on_response=None
-) -> Timings:
+def run(requests: Iterable[Callable[[], object]], *, warmup: int, on_response=None) -> Timings:
     """Call each request (a thunk returning a response); the first ``warmup`` are not kept.
 
     With DEBUG on, Django resets ``connection.queries`` when a request starts, so
@@ -52,14 +63,18 @@ def run(
     """
     timings = Timings()
     for i, request in enumerate(requests):
+        cpu_started = time.thread_time()
         started = time.perf_counter()
         response = request()
         elapsed = (time.perf_counter() - started) * 1000
+        cpu = (time.thread_time() - cpu_started) * 1000
         if i < warmup:
             continue
         timings.samples_ms.append(elapsed)
+        timings.cpu_ms.append(cpu)
         timings.statuses[response.status_code] += 1
         timings.queries[len(connection.queries)] += 1
+        timings.sql_ms.append(sum(float(q["time"]) for q in connection.queries) * 1000)
         if on_response is not None:
             on_response(timings, response)
     return timings

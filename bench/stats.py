@@ -51,12 +51,12 @@ HEADER = (
 
 
 def _ms(value: float) -> str:
-    return "–" if math.isnan(value) else f"{value:.1f}" if value < 100 else f"{value:.0f}"
+    return "-" if math.isnan(value) else f"{value:.1f}" if value < 100 else f"{value:.0f}"
 
 
 def table_row(result: Result) -> str:
-    target = "–" if result.target_p95_ms is None else f"p95 < {result.target_p95_ms:g} ms"
-    passed = {None: "–", True: "yes", False: "**NO**"}[result.passed]
+    target = "-" if result.target_p95_ms is None else f"p95 < {result.target_p95_ms:g} ms"
+    passed = {None: "-", True: "yes", False: "**NO**"}[result.passed]
     return (
         f"| {result.benchmark} | {result.backend} | {result.n} | {_ms(result.p(50))} | "
         f"{_ms(result.p(95))} | {_ms(result.p(99))} | "
