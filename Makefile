@@ -46,8 +46,11 @@ test: venv assets lint
 		DEBUG=1 DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest; \
 	fi
 
+# Benchmarks print tables (never part of `make test`); see bench/results.md.
 bench: venv assets
 	DEBUG=1 $(BIN)/python -m bench
+	DEBUG=1 $(BIN)/python -m bench.chat
+	DEBUG=1 $(BIN)/python -m bench.room_connect
 
 clean:
 	rm -rf $(VENV) node_modules staticfiles test-db.sqlite3

@@ -80,18 +80,17 @@ def run(requests: Iterable[Callable[[], object]], *, warmup: int, on_response=No
     return timings
 
 
-def explain_last_request(limit: int = 3, min_ms: float = 0.0) -> list[dict]:
-    """EXPLAIN the slowest queries of the request just made (SQL as Django logged it)."""
+def explain_last_request(limit: int = 3, min_ms: float = 2.0) -> list[dict]:
+    """EXPLAIN the slowest SELECTs of the request just made (SQL as Django logged it):
+    always the slowest one, the next ones only if they took at least ``min_ms``."""
     logged = sorted(connection.queries, key=lambda q: float(q["time"]), reverse=True)
+    selects = [q for q in logged if q["sql"].lstrip().upper().startswith("SELECT")]
     plans = []
-    for query in logged[:limit]:
+    for rank, query in enumerate(selects[:limit]):
         took = float(query["time"]) * 1000
-        if took < min_ms:
-            continue
-        sql = query["sql"]
-        if not sql.lstrip().upper().startswith("SELECT"):
-            continue
-        plans.append({"ms": round(took, 2), "sql": sql, "plan": explain(sql)})
+        if rank and took < min_ms:
+            break
+        plans.append({"ms": round(took, 2), "sql": query["sql"], "plan": explain(query["sql"])})
     return plans
 
 
