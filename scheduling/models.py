@@ -34,6 +34,7 @@ class AvailabilitySlot(models.Model):
         indexes = [
             models.Index(fields=["teacher", "start"], name="slot_teacher_start"),
             models.Index(fields=["start"], name="slot_start"),
+            models.Index(fields=["skill", "start"], name="slot_skill_start"),
         ]
 
     def __str__(self) -> str:

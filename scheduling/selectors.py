@@ -18,7 +18,7 @@ from django.utils import timezone
 from accounts.models import Skill, TeacherSkill, User
 from accounts.selectors import FREE_PLAN_BOOKINGS_PER_WINDOW, FREE_PLAN_WINDOW_DAYS
 from credits.selectors import teacher_score_expression
-from scheduling.models import AvailabilitySlot, Booking, MatchRequest
+from scheduling.models import SLOT_MAX_LENGTH, AvailabilitySlot, Booking, MatchRequest
 from skilllink.errors import NotFound
 
 
@@ -62,7 +62,9 @@ def slots_list(
             return AvailabilitySlot.objects.none()
         qs = qs.filter(_fits_skill_q(skill.pk))
     if start is not None:
-        qs = qs.filter(end__gt=start)
+        # No slot is longer than SLOT_MAX_LENGTH, so one ending after ``start`` began after
+        # start - SLOT_MAX_LENGTH: the redundant bound lets an index on start range-scan.
+        qs = qs.filter(end__gt=start, start__gt=start - SLOT_MAX_LENGTH)
     if end is not None:
         qs = qs.filter(start__lt=end)
     return qs.order_by("start", "id")[:limit]
@@ -103,7 +105,12 @@ def open_slots_for_skill(
     """Open slots overlapping the window for ``skill``, best teacher first, then earliest."""
     qs = (
         slots_open()
-        .filter(start__lt=window_end, end__gt=window_start, teacher__is_active=True)
+        .filter(
+            start__lt=window_end,
+            end__gt=window_start,
+            start__gt=window_start - SLOT_MAX_LENGTH,  # redundant bound for the index
+            teacher__is_active=True,
+        )
         .filter(_fits_skill_q(skill.pk))
         .annotate(score=teacher_score_expression(prefix="teacher__"))
         .order_by("-score", "start", "id")

@@ -294,3 +294,19 @@ def test_postgres_exclusion_constraint_refuses_overlap_even_past_the_service():
         AvailabilitySlot.objects.create(
             teacher=teacher, start=start + timedelta(minutes=30), end=start + timedelta(hours=2)
         )
+
+
+def test_a_slot_overlapping_the_start_of_the_range_is_listed():
+    teacher = make_teacher()
+    slot = make_slot(teacher, start=in_future(days=2), minutes=240)
+    inside = slot.start + timedelta(hours=3, minutes=59)
+    listed = client_for(make_learner()).get(
+        "/api/slots/",
+        {"teacher": teacher.pk, "start": iso(inside), "end": iso(inside + timedelta(hours=1))},
+    )
+    assert [s["id"] for s in listed.json()] == [slot.pk]
+    after = client_for(make_learner()).get(
+        "/api/slots/",
+        {"teacher": teacher.pk, "start": iso(slot.end), "end": iso(slot.end + timedelta(hours=1))},
+    )
+    assert after.json() == []
