@@ -176,32 +176,6 @@ def _prepare_child(pairs: int, out: str, sessions: bool) -> None:
 # --- Redis and process helpers ---------------------------------------------------------
 
 
-def redis_reachable(url: str = REDIS_URL) -> bool:
-    import redis
-
-    try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
-        try:
-            return bool(client.ping())
-        finally:
-            client.close()
-    except Exception:
-        return False
-
-
-def redis_cleanup(url: str, prefix: str) -> None:
-    """Pub/sub leaves no keys; the cache (rate-limit counters, same prefix) does: only ours."""
-    import redis
-
-    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
-    try:
-        keys = list(client.scan_iter(match=f"*{prefix}*", count=1000))
-        for i in range(0, len(keys), 1000):
-            client.delete(*keys[i : i + 1000])
-    finally:
-        client.close()
-
-
 def cpu_seconds(pid: int) -> float:
     """utime + stime of a process (all its threads), in seconds."""
     try:
@@ -453,7 +427,7 @@ def run(
         if verbose:
             print(f"[chat] {message}", flush=True)
 
-    if not redis_reachable(REDIS_URL):
+    if not servers.redis_reachable(REDIS_URL):
         say(f"skipped: Redis not reachable at {REDIS_URL}")
         return []
     cases = cases or (CASES_QUICK if quick else CASES_FULL)
@@ -497,7 +471,7 @@ def run(
                         say(f"{tracebacks} tracebacks in the server logs; first:\n{excerpt}")
                         row["notes"] += f", {tracebacks} tracebacks in server logs"
         finally:
-            redis_cleanup(REDIS_URL, prefix)
+            servers.redis_cleanup(REDIS_URL, prefix)
     return rows_out
 
 

@@ -48,32 +48,6 @@ FULL = Plan(users=500, sequential_rounds=2, concurrent_rounds=1)
 QUICK = Plan(users=100, sequential_rounds=2, concurrent_rounds=1)
 
 
-def redis_reachable(url: str) -> bool:
-    import redis
-
-    try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
-        try:
-            return bool(client.ping())
-        finally:
-            client.close()
-    except Exception:
-        return False
-
-
-def redis_cleanup(url: str, prefix: str) -> None:
-    """Pub/sub leaves no keys; the cache (same prefix) might: delete only ours."""
-    import redis
-
-    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
-    try:
-        keys = list(client.scan_iter(match=f"*{prefix}*", count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
-
-
 def _setup(data: Dataset, plan: Plan, rng: random.Random) -> dict:
     """Teachers with one slot per round (past the data's horizon: nothing else there),
     premium learners, and a JWT for everyone."""
@@ -296,7 +270,7 @@ def run(data: Dataset, *, backend: str, database_url: str, plan: Plan, meta: dic
     from django.conf import settings
     from django.db import connections
 
-    if not redis_reachable(REDIS_URL):
+    if not servers.redis_reachable(REDIS_URL):
         meta["notify_skipped"] = f"Redis not reachable at {REDIS_URL}"
         print(f"[{backend}] notify: skipped, Redis not reachable at {REDIS_URL}", flush=True)
         return []
@@ -321,7 +295,7 @@ def run(data: Dataset, *, backend: str, database_url: str, plan: Plan, meta: dic
                 server_errors = f"{tracebacks} tracebacks in server logs"
                 meta["notify_server_log_excerpt"] = logs[logs.index("Traceback") :][:3000]
     finally:
-        redis_cleanup(REDIS_URL, prefix)
+        servers.redis_cleanup(REDIS_URL, prefix)
     meta["notify_connect_seconds"] = round(outcome["connect_seconds"], 2)
     meta["notify_unexpected_closes"] = outcome["unexpected_closes"]
     connected = outcome["connected"]

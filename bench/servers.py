@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 
-from tests.live_server import Server
+from tests.live_server import Server, redis_reachable
+
+__all__ = ["Server", "cluster", "redis_cleanup", "redis_reachable"]
 
 
 @contextlib.contextmanager
@@ -28,3 +30,16 @@ def cluster(count: int, *, database_url: str, secret_key: str, redis_url: str, r
     finally:
         for server in servers:
             server.stop()
+
+
+def redis_cleanup(url: str, prefix: str) -> None:
+    """Pub/sub leaves no keys; the cache (rate limits, same prefix) may: delete only ours."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        keys = list(client.scan_iter(match=f"*{prefix}*", count=1000))
+        for i in range(0, len(keys), 1000):
+            client.delete(*keys[i : i + 1000])
+    finally:
+        client.close()
