@@ -320,18 +320,6 @@ class ReasonSerializer(serializers.Serializer):
 
 
 def _action_view(action: str, summary: str):
-    def call(request, booking_id: int, reason: str):
-        user = request.user
-        if action == "accept":
-            return transitions.booking_accept(booking_id=booking_id, teacher=user)
-        if action == "decline":
-            return transitions.booking_decline(booking_id=booking_id, teacher=user, reason=reason)
-        if action == "cancel":
-            return transitions.booking_cancel(booking_id=booking_id, user=user, reason=reason)
-        if action == "join":
-            return transitions.booking_join(booking_id=booking_id, user=user)
-        return transitions.booking_complete(booking_id=booking_id, user=user)
-
     class BookingActionApi(APIView):
         @extend_schema(
             request=ReasonSerializer,
@@ -347,7 +335,12 @@ def _action_view(action: str, summary: str):
         def post(self, request, booking_id: int):
             data = ReasonSerializer(data=request.data or {})
             data.is_valid(raise_exception=True)
-            booking = call(request, booking_id, data.validated_data["reason"])
+            booking = transitions.booking_act(
+                action=action,
+                booking_id=booking_id,
+                user=request.user,
+                reason=data.validated_data["reason"],
+            )
             return Response(booking_payload(booking))
 
     BookingActionApi.__name__ = f"Booking{action.title()}Api"

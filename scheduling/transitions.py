@@ -275,6 +275,21 @@ def _finish(booking: Booking, *, actor: User | None, now: datetime, action: str)
     )
 
 
+def booking_act(*, action: str, booking_id: int, user: User, reason: str = "") -> Booking:
+    """A person's move by name (``accept``, ``decline``, ``cancel``, ``join``, ``complete``),
+    for the API and the pages alike. ``NotFound`` for an unknown action."""
+    moves: dict[str, Callable[[], Booking]] = {
+        "accept": lambda: booking_accept(booking_id=booking_id, teacher=user),
+        "decline": lambda: booking_decline(booking_id=booking_id, teacher=user, reason=reason),
+        "cancel": lambda: booking_cancel(booking_id=booking_id, user=user, reason=reason),
+        "join": lambda: booking_join(booking_id=booking_id, user=user),
+        "complete": lambda: booking_complete(booking_id=booking_id, user=user),
+    }
+    if action not in moves:
+        raise NotFound("No such action.")
+    return moves[action]()
+
+
 # --- Automatic moves (the sweep, and lazily on read) ---------------------------------------
 
 

@@ -209,28 +209,23 @@ def session_detail(request, booking_id: int):
 @login_required
 @require_POST
 def session_action(request, booking_id: int, action: str):
-    user = request.user
-    reason = request.POST.get("reason", "")[:500]
-    moves = {
-        "accept": lambda: transitions.booking_accept(booking_id=booking_id, teacher=user),
-        "decline": lambda: transitions.booking_decline(
-            booking_id=booking_id, teacher=user, reason=reason
-        ),
-        "cancel": lambda: transitions.booking_cancel(
-            booking_id=booking_id, user=user, reason=reason
-        ),
-    }
-    if action not in moves:
+    # The pages answer and cancel; joining and ending happen in the room.
+    done = {"accept": "accepted", "decline": "declined", "cancel": "cancelled"}
+    if action not in done:
         raise Http404("No such action.")
-    done = {"accept": "accepted", "decline": "declined", "cancel": "cancelled"}[action]
     try:
-        moves[action]()
+        transitions.booking_act(
+            action=action,
+            booking_id=booking_id,
+            user=request.user,
+            reason=request.POST.get("reason", "")[:500],
+        )
     except AppError as error:
         if error.status == 404:
             raise Http404(error.detail) from None
         messages.error(request, error.detail)
     else:
-        messages.success(request, f"Session {done}.")
+        messages.success(request, f"Session {done[action]}.")
     return redirect(_safe_next(request, reverse("scheduling:session_detail", args=[booking_id])))
 
 
