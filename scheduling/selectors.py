@@ -120,6 +120,12 @@ def open_slots_for_skill(
     return list(qs[:limit])
 
 
+# What teacher cards and the teachers API show (the rest of the user row stays unread).
+TEACHER_CARD_FIELDS = ("id", "username", "bio", "timezone")
+# Rows read past the page to find where its last tie group (equal score) ends.
+RANKING_LOOKAHEAD = 20
+
+
 def teachers_ranked(
     *,
     skill_slug: str | None = None,
@@ -154,19 +160,45 @@ def teachers_ranked(
             | Q(bio__icontains=q)
             | Q(Exists(skill_match))
         )
-    qs = (
-        qs.annotate(
-            score=teacher_score_expression(),
+    qs = qs.annotate(score=teacher_score_expression())
+    # The soonest open slot (a correlated subquery per teacher) only orders teachers of
+    # equal score, so it is computed for the page's score range alone: the page holds
+    # the teachers scoring between the scores at its first and last place in score
+    # order (whole tie groups at both edges); those scoring higher fill the places
+    # before it whatever their slots. A few extra rows usually show where the last tie
+    # group ends, so the page's teachers are then known by id.
+    wanted = offset + limit + RANKING_LOOKAHEAD
+    ranked = list(qs.order_by("-score", "id").values_list("pk", "score")[:wanted])
+    if len(ranked) <= offset:
+        return []
+    top = ranked[offset][1]
+    bottom = ranked[min(offset + limit, len(ranked)) - 1][1]
+    above = sum(1 for _, score in ranked if score > top)
+    if len(ranked) < wanted or ranked[-1][1] < bottom:
+        page = User.objects.filter(pk__in=[pk for pk, score in ranked if bottom <= score <= top])
+        page = page.annotate(score=teacher_score_expression())
+    else:  # the last tie group runs past the rows read: take all of it
+        page = qs.filter(score__lte=top, score__gte=bottom)
+    page = (
+        page.annotate(
             rating_count=Coalesce(F("rating_summary__count"), 0),
             rating_total=Coalesce(F("rating_summary__total"), 0),
             next_open_slot=Subquery(next_slot.order_by("start").values("start")[:1]),
         )
         .order_by("-score", F("next_open_slot").asc(nulls_last=True), "id")
-        .prefetch_related(
-            Prefetch("teacher_skills", queryset=TeacherSkill.objects.select_related("skill"))
-        )
+        .only(*TEACHER_CARD_FIELDS)
+        .prefetch_related(_teacher_skills_prefetch())
     )
-    return list(qs[offset : offset + limit])
+    return list(page[offset - above : offset - above + limit])
+
+
+def _teacher_skills_prefetch() -> Prefetch:
+    return Prefetch(
+        "teacher_skills",
+        queryset=TeacherSkill.objects.select_related("skill").only(
+            "teacher_id", "level", "blurb", "skill__slug", "skill__name"
+        ),
+    )
 
 
 def teacher_get(*, teacher_id: int) -> User:

@@ -97,3 +97,53 @@ def test_unknown_teacher_is_404():
     response = APIClient().get("/api/teachers/999999/")
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
+
+
+def _rate(teacher, *, count: int, total: int) -> None:
+    """A rating summary as ``rating_submit`` leaves it (without booking that many sessions)."""
+    from credits.models import TeacherRating
+
+    TeacherRating.objects.update_or_create(
+        teacher=teacher, defaults={"count": count, "total": total}
+    )
+
+
+def test_page_edges_split_a_tie_group_by_soonest_open_slot_then_id():
+    # Scores: best 4.5; then four at 3.5 (two ratings of 3.5 stars = the unrated prior),
+    # whose order is the soonest open slot, then id (no slot last); then 2.95.
+    best = make_teacher_with_skills("Python", username="best")
+    _rate(best, count=5, total=27)  # (17.5 + 27) / 10 = 4.45
+    make_teacher_with_skills("Python", username="no_slot")
+    later = make_teacher_with_skills("Python", username="later")
+    rated_tie = make_teacher_with_skills("Python", username="rated_tie")
+    _rate(rated_tie, count=2, total=7)  # (17.5 + 7) / 7 = 3.5, the same score as unrated
+    soonest = make_teacher_with_skills("Python", username="soonest")
+    worst = make_teacher_with_skills("Python", username="worst")
+    _rate(worst, count=5, total=12)  # 2.95
+    twin = make_teacher_with_skills("Python", username="twin")  # "later"'s time, higher id
+    make_slot(twin, start=in_future(days=3))
+    make_slot(soonest, start=in_future(days=1))
+    make_slot(rated_tie, start=in_future(days=2))
+    make_slot(later, start=in_future(days=3))
+    make_slot(worst, start=in_future(hours=2))
+    make_slot(best, start=in_future(days=9))
+    order = ["best", "soonest", "rated_tie", "later", "twin", "no_slot", "worst"]
+    assert [t["username"] for t in teachers(skill="python", limit=20)] == order
+    for offset in range(len(order)):
+        for limit in range(1, 4):
+            page = teachers(skill="python", limit=limit, offset=offset)
+            assert [t["username"] for t in page] == order[offset : offset + limit], (offset, limit)
+    assert teachers(skill="python", offset=7) == []
+
+
+def test_a_tie_group_longer_than_the_lookahead_is_ranked_whole(monkeypatch):
+    from scheduling import selectors
+
+    monkeypatch.setattr(selectors, "RANKING_LOOKAHEAD", 1)
+    tied = [make_teacher_with_skills("Python", username=f"tied{i}") for i in range(5)]
+    for days, teacher in zip([5, 4, 3, 2, 1], tied, strict=True):
+        make_slot(teacher, start=in_future(days=days))
+    expected = [f"tied{i}" for i in (4, 3, 2, 1, 0)]
+    assert [t["username"] for t in teachers(skill="python", limit=2)] == expected[:2]
+    assert [t["username"] for t in teachers(skill="python", limit=2, offset=2)] == expected[2:4]
+    assert [t["username"] for t in teachers(limit=3, offset=1)] == expected[1:4]
