@@ -1,4 +1,4 @@
-"""Issue 5 (a): meeting-room chat latency and loss across two daphne processes on Redis.
+"""Issue 5 (a): meeting-room chat latency and loss across two server processes (uvicorn) on Redis.
 
 ``DEBUG=1 .venv/bin/python -m bench.chat [--quick] [--db postgres|sqlite]``
 
@@ -9,7 +9,7 @@ with its own teacher and learner, through the real services (``slot_create``,
 ``booking_request``, ``booking_accept``). The preparation runs in a child process
 (``--prepare``) so ``run()`` never touches the caller's Django setup.
 
-Two daphne servers (``bench.servers``) share that database and Redis
+Two servers (``bench.servers``: uvicorn, DEBUG off) share that database and Redis
 (``REDIS_URL`` → the pub/sub layer, with a prefix unique to this run), with
 ``CHAT_RATE_LIMIT`` raised so the limiter never refuses benchmark traffic. In each
 room the teacher connects to server A and the learner to server B
@@ -441,7 +441,7 @@ def run(
         say(
             f"{backend}: {len(rows)} scheduled bookings ready in {time.perf_counter() - started:.1f} s"
         )
-        label = f"daphne x2 + RedisPubSubChannelLayer, {backend}"
+        label = f"uvicorn x2 + RedisPubSubChannelLayer, {backend}"
         try:
             for room_count, duration in cases:
                 # Fresh servers per case: a backlog left by one case must not leak into the next.

@@ -1,5 +1,7 @@
-"""daphne processes for the real-time benchmarks: the same launcher the tests use
-(``tests/live_server.py``), pointed at a benchmark database and Redis prefix."""
+"""Server processes for the real-time benchmarks: the same launcher the tests use
+(``tests/live_server.py``: ``python -m skilllink.serve``), pointed at a benchmark
+database and Redis prefix, and configured as in production (``PRODUCTION_ENV``):
+``DEBUG`` off (Django would otherwise keep every query in memory), no access log."""
 
 from __future__ import annotations
 
@@ -7,7 +9,15 @@ import contextlib
 
 from tests.live_server import Server, redis_reachable
 
-__all__ = ["Server", "cluster", "redis_cleanup", "redis_reachable"]
+__all__ = ["PRODUCTION_ENV", "Server", "cluster", "redis_cleanup", "redis_reachable"]
+
+PRODUCTION_ENV = {
+    "DEBUG": "0",
+    "ALLOWED_HOSTS": "127.0.0.1,localhost",
+    "SECURE_SSL_REDIRECT": "0",  # plain HTTP on loopback
+    "ACCESS_LOG": "0",
+    "LOG_LEVEL": "warning",
+}
 
 
 @contextlib.contextmanager
@@ -21,7 +31,7 @@ def cluster(count: int, *, database_url: str, secret_key: str, redis_url: str, r
                     database_url=database_url,
                     secret_key=secret_key,
                     redis_url=redis_url,
-                    extra_env={"REDIS_PREFIX": redis_prefix},
+                    extra_env={**PRODUCTION_ENV, "REDIS_PREFIX": redis_prefix},
                 )
             )
         for server in servers:

@@ -1,8 +1,9 @@
 """The sweep inside the server process.
 
 With the in-memory channel layer only code running in the server process can
-reach its sockets, so there the sweep must run here (design §2). Daphne has no
-ASGI lifespan, so the loop starts with the first connection the server handles.
+reach its sockets, so there the sweep must run here (design §2). The loop starts
+at ASGI lifespan startup (uvicorn) or, on a server without lifespan (daphne), with
+the first connection the server handles; it is cancelled at lifespan shutdown.
 """
 
 import asyncio
@@ -33,9 +34,28 @@ class InProcessSweep:
         self.task: asyncio.Task | None = None
 
     async def __call__(self, scope, receive, send):
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        self._start()
+        return await self.app(scope, receive, send)
+
+    def _start(self) -> None:
         if self.task is None and settings.SWEEP_IN_PROCESS:
             self.task = asyncio.get_running_loop().create_task(self._run())
-        return await self.app(scope, receive, send)
+
+    async def _lifespan(self, receive, send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self._start()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self.task is not None:
+                    self.task.cancel()
+                    self.task = None
+                await send({"type": "lifespan.shutdown.complete"})
+                return
 
     async def _run(self) -> None:
         while True:

@@ -90,6 +90,8 @@ TRUST_X_FORWARDED_PROTO = _env_bool("TRUST_X_FORWARDED_PROTO", False)
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000"))
 LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10/900")  # attempts / seconds
 CHAT_RATE_LIMIT = os.environ.get("CHAT_RATE_LIMIT", "20/10")  # messages / seconds per user
+# A socket whose client reads nothing for this long is closed (skilllink/sockets.py).
+SOCKET_SEND_TIMEOUT = float(os.environ.get("SOCKET_SEND_TIMEOUT", "10"))
 # Without Redis, the sweep must run in the server process to reach its sockets.
 SWEEP_IN_PROCESS = _env_bool("SKILLLINK_SWEEP_IN_PROCESS", not REDIS_URL)
 SWEEP_INTERVAL_SECONDS = float(os.environ.get("SKILLLINK_SWEEP_INTERVAL", "15"))

@@ -3,13 +3,26 @@
 Subclasses implement ``handle_<type>`` coroutines (dots in the type become
 underscores); every refusal is ``{"type": "error", "code", "detail"}`` and the
 socket stays open.
+
+Sending is safe against the two ways a socket goes away under a consumer:
+- the peer closed (or we closed) while group events were still queued for us: those
+  frames are dropped quietly, and the ``websocket.disconnect`` that follows runs
+  ``disconnect()`` as usual;
+- a slow client: the server stops writing when the client stops reading, so a send
+  waits. The Redis pub/sub layer queues group events without bound behind it, so a
+  send that cannot finish within ``SOCKET_SEND_TIMEOUT`` seconds ends the connection (the
+  usual ``disconnect()`` cleanup runs, close code 4008). What is queued for one
+  socket is thus bounded by what its groups send in that time.
 """
 
+import asyncio
+import contextlib
 import logging
 from typing import Any
 
 import orjson
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 
 from skilllink.errors import AppError
 from skilllink.ws_auth import CLOSE_FORBIDDEN, CLOSE_NOT_AUTHENTICATED
@@ -17,8 +30,51 @@ from skilllink.ws_auth import CLOSE_FORBIDDEN, CLOSE_NOT_AUTHENTICATED
 logger = logging.getLogger(__name__)
 
 
+CLOSE_TOO_SLOW = 4008
+
+
 class JsonSocketConsumer(AsyncWebsocketConsumer):
     max_frame_bytes = 16 * 1024
+    socket_gone = False  # closed by either side: nothing more can be sent
+
+    async def send(self, text_data=None, bytes_data=None, close=False):
+        if self.socket_gone:
+            return
+        if text_data is not None:
+            message = {"type": "websocket.send", "text": text_data}
+        elif bytes_data is not None:
+            message = {"type": "websocket.send", "bytes": bytes_data}
+        else:
+            message = None
+        if message is not None:
+            try:
+                await asyncio.wait_for(self.base_send(message), settings.SOCKET_SEND_TIMEOUT)
+            except TimeoutError:
+                logger.warning(
+                    "Closing %s: the client read nothing for %.0f s",
+                    self.scope.get("path"),
+                    settings.SOCKET_SEND_TIMEOUT,
+                )
+                self.socket_gone = True
+                # The usual cleanup (disconnect(), leaving groups), then the consumer
+                # ends; the server drops the connection when the application returns.
+                await self.websocket_disconnect({"type": "websocket.disconnect", "code": 4008})
+            except OSError:  # the peer went away; its websocket.disconnect follows
+                self.socket_gone = True
+                return
+        if close:
+            await self.close(close)
+
+    async def close(self, code=None, reason=None):
+        if self.socket_gone:
+            return
+        self.socket_gone = True
+        with contextlib.suppress(OSError):  # the peer is already gone
+            await super().close(code=code, reason=reason)
+
+    async def websocket_disconnect(self, message):
+        self.socket_gone = True
+        await super().websocket_disconnect(message)
 
     async def refuse(self, code: int) -> None:
         """Accept only to close with an application close code the browser can read."""

@@ -1,4 +1,5 @@
-"""Run the real ASGI app (daphne, a separate process) against the test database.
+"""Run the real ASGI app (``python -m skilllink.serve``: uvicorn, the server we ship,
+a separate process) against the test database.
 
 Browser and cluster tests talk to it over real sockets. The server gets the test
 process's database (the one pytest-django created; use it from a test with
@@ -27,7 +28,7 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-DAPHNE = BASE_DIR / ".venv" / "bin" / "daphne"
+PYTHON = BASE_DIR / ".venv" / "bin" / "python"
 START_TIMEOUT = 20.0
 DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/3"
 # Pub/sub ignores the db number: a prefix per test run keeps parallel runs apart.
@@ -117,7 +118,7 @@ class ServerFailedToStart(RuntimeError):
 
 
 class Server:
-    """One daphne process. ``url``/``ws_url`` have no trailing slash."""
+    """One server process. ``url``/``ws_url`` have no trailing slash."""
 
     def __init__(
         self,
@@ -133,7 +134,7 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}"
         self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in stop())
-            prefix=f"daphne-{self.port}-", suffix=".log", delete=False
+            prefix=f"server-{self.port}-", suffix=".log", delete=False
         )
         env = {
             **os.environ,
@@ -142,6 +143,9 @@ class Server:
             "DATABASE_URL": database_url,
             "SECRET_KEY": secret_key,
             "PYTHONUNBUFFERED": "1",
+            "HOST": "127.0.0.1",
+            "PORT": str(self.port),
+            "WEB_CONCURRENCY": "1",
         }
         env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         if redis_url:
@@ -151,7 +155,7 @@ class Server:
             env.pop("REDIS_URL", None)  # in-memory layer unless asked: nothing leaks in
         env.update(extra_env or {})
         self.process = subprocess.Popen(
-            [str(DAPHNE), "-b", "127.0.0.1", "-p", str(self.port), "skilllink.asgi:application"],
+            [str(PYTHON), "-m", "skilllink.serve"],
             cwd=BASE_DIR,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -176,7 +180,7 @@ class Server:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise ServerFailedToStart(
-                    f"daphne exited with {self.process.returncode} before it was ready:\n"
+                    f"the server exited with {self.process.returncode} before it was ready:\n"
                     f"{self.output()}"
                 )
             try:
@@ -192,7 +196,7 @@ class Server:
                 last_error = str(error)
             time.sleep(0.1)
         raise ServerFailedToStart(
-            f"daphne on port {self.port} not ready within {timeout:.0f} s ({last_error}):\n"
+            f"the server on port {self.port} not ready within {timeout:.0f} s ({last_error}):\n"
             f"{self.output()}"
         )
 
@@ -220,7 +224,7 @@ def start_server(
     extra_env: dict[str, str] | None = None,
     attempts: int = 3,
 ) -> Server:
-    """Start daphne on a free port against the current (test) database and wait for it.
+    """Start a server on a free port against the current (test) database and wait for it.
 
     ``extra_env`` is added to the server's environment last (it wins). Retries on a
     fresh port if one was taken between choosing and binding it.
