@@ -1,5 +1,6 @@
 """Writes for accounts: registration, profile changes, teaching skills, notifications."""
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -274,6 +275,31 @@ def notification_send(
         {"type": "notification.created", "notification": notification_payload(notification)},
     )
     return notification
+
+
+def notifications_send(*, notices: Sequence[tuple[User, dict[str, str]]]) -> list[Notification]:
+    """``notification_send`` for several at once: one INSERT, each pushed after commit.
+
+    ``notices`` are ``(user, {"kind", "title", "body"?, "url"?})`` pairs, stored in order.
+    """
+    rows = Notification.objects.bulk_create(
+        [
+            Notification(
+                user=user,
+                kind=notice["kind"],
+                title=notice["title"][:200],
+                body=notice.get("body", ""),
+                url=notice.get("url", ""),
+            )
+            for user, notice in notices
+        ]
+    )
+    for notification in rows:
+        send_on_commit(
+            user_group(notification.user_id),
+            {"type": "notification.created", "notification": notification_payload(notification)},
+        )
+    return rows
 
 
 def notification_mark_read(*, user: User, notification_id: int) -> Notification:

@@ -1,16 +1,24 @@
 """Reads for scheduling: open slots, teacher discovery, a user's sessions, plan usage."""
 
+import heapq
+import itertools
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import (
+    BooleanField,
+    Count,
     Exists,
+    ExpressionWrapper,
     F,
+    Min,
     OuterRef,
     Prefetch,
     Q,
     QuerySet,
     Subquery,
+    Value,
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -44,6 +52,26 @@ def slot_fits_skill(*, slot: AvailabilitySlot, skill: Skill) -> bool:
     return TeacherSkill.objects.filter(teacher_id=slot.teacher_id, skill=skill).exists()
 
 
+@dataclass(frozen=True, slots=True)
+class OpenSlot:
+    """An open slot as lists show it: plain values, no ORM instance per row."""
+
+    id: int
+    teacher_id: int
+    skill: Skill | None
+    start: datetime
+    end: datetime
+
+    @property
+    def pk(self) -> int:
+        return self.id
+
+
+# Up to this many teachers of a skill, their "any of my skills" slots are read teacher by
+# teacher; above it, in time order while checking who teaches it (see slots_list).
+SLOTS_BY_TEACHER_MAX = 1000
+
+
 def slots_list(
     *,
     teacher_id: int | None = None,
@@ -51,23 +79,74 @@ def slots_list(
     start: datetime | None = None,
     end: datetime | None = None,
     limit: int = 500,
-) -> QuerySet:
-    """Open slots, optionally of one teacher / for one skill / overlapping [start, end)."""
-    qs = slots_open().select_related("skill")
-    if teacher_id is not None:
-        qs = qs.filter(teacher_id=teacher_id)
-    if skill_slug:
-        skill = Skill.objects.filter(slug=skill_slug).first()
-        if skill is None:
-            return AvailabilitySlot.objects.none()
-        qs = qs.filter(_fits_skill_q(skill.pk))
+    after: tuple[datetime, int] | None = None,
+    now: datetime | None = None,
+) -> list[OpenSlot]:
+    """Open slots, optionally of one teacher / for one skill / overlapping [start, end),
+    by start then id, at most ``limit``, after the slot ``after`` = (start, id) if given."""
+    now = now or timezone.now()
+    # No slot is longer than SLOT_MAX_LENGTH, so one ending after ``start`` began after
+    # start - SLOT_MAX_LENGTH: one lower bound on start lets an index range-scan.
+    lower = now if start is None else max(now, start - SLOT_MAX_LENGTH)
+    qs = AvailabilitySlot.objects.filter(~Exists(_active_booking()))
+    if after is not None and after[0] > lower:
+        after_start, after_id = after
+        qs = qs.filter(start__gte=after_start).exclude(start=after_start, pk__lte=after_id)
+    else:
+        qs = qs.filter(start__gt=lower)
     if start is not None:
-        # No slot is longer than SLOT_MAX_LENGTH, so one ending after ``start`` began after
-        # start - SLOT_MAX_LENGTH: the redundant bound lets an index on start range-scan.
-        qs = qs.filter(end__gt=start, start__gt=start - SLOT_MAX_LENGTH)
+        qs = qs.filter(end__gt=start)
     if end is not None:
         qs = qs.filter(start__lt=end)
-    return qs.order_by("start", "id")[:limit]
+    if teacher_id is not None:
+        qs = qs.filter(teacher_id=teacher_id)
+    qs = qs.order_by("start", "id")
+    columns = ("id", "teacher_id", "start", "end")
+    if not skill_slug:
+        skills: dict[int, Skill] = {}
+        rows = qs.values_list(*columns, "skill_id", "skill__slug", "skill__name")[:limit]
+        return [
+            OpenSlot(
+                pk,
+                teacher,
+                None
+                if skill_id is None
+                else skills.setdefault(skill_id, Skill(pk=skill_id, slug=slug, name=name)),
+                begins,
+                ends,
+            )
+            for pk, teacher, begins, ends, skill_id, slug, name in rows
+        ]
+    skill = Skill.objects.filter(slug=skill_slug).annotate(teachers=Count("teacher_skills")).first()
+    if skill is None:
+        return []
+    # The two halves of "fits the skill", each read in index order and merged: the
+    # skill's own slots by (skill, start); "any of my skills" slots of its teachers.
+    own = qs.filter(skill=skill)
+    teaches = TeacherSkill.objects.filter(skill=skill)
+    if teacher_id is not None:
+        any_skill = qs.filter(Exists(teaches.filter(teacher_id=teacher_id)), skill__isnull=True)
+    elif skill.teachers <= SLOTS_BY_TEACHER_MAX:
+        # Few teachers: their slots by (teacher, start). "No skill" is written so that
+        # the (skill, start) index does not apply and tempt the planner away from that.
+        any_skill = qs.alias(no_skill=Coalesce(F("skill_id"), 0)).filter(
+            no_skill=0, teacher_id__in=teaches.order_by().values("teacher_id")
+        )
+    else:
+        # Many teachers: "any" slots in time order; most fit, so the limit stops it soon.
+        any_skill = qs.filter(
+            Exists(teaches.filter(teacher=OuterRef("teacher"))), skill__isnull=True
+        )
+    own_rows = list(own.values_list(*columns)[:limit])
+    if len(own_rows) == limit:  # the page ends at the last of these at the latest
+        any_skill = any_skill.filter(start__lte=own_rows[-1][2])
+    any_rows = any_skill.values_list(*columns)[:limit]
+    merged = heapq.merge(
+        (OpenSlot(pk, teacher, skill, begins, ends) for pk, teacher, begins, ends in own_rows),
+        (OpenSlot(pk, teacher, None, begins, ends) for pk, teacher, begins, ends in any_rows),
+        key=lambda slot: (slot.start, slot.id),
+    )
+    return list(itertools.islice(merged, limit))
 
 
 def slots_of_teacher(
@@ -94,30 +173,79 @@ def slot_status(slot: AvailabilitySlot, now: datetime | None = None) -> str:
     return "past" if slot.start <= now else "open"
 
 
+# How many of the skill's best-scored teachers matchmaking looks at first, then next.
+MATCH_TEACHER_TIERS = (64, 1024)
+
+
 def open_slots_for_skill(
     *,
     skill: Skill,
     window_start: datetime,
     window_end: datetime,
-    exclude_teacher_id: int | None = None,
+    learner: User | None = None,
+    now: datetime | None = None,
     limit: int = 25,
 ) -> list[AvailabilitySlot]:
-    """Open slots overlapping the window for ``skill``, best teacher first, then earliest."""
-    qs = (
-        slots_open()
+    """Open slots overlapping the window for ``skill``, best teacher first, then earliest, then id.
+
+    With ``learner``: not the learner's own slots, nor slots overlapping their active
+    sessions (call under ``learner_lock`` for that to hold). Slots come with ``teacher``
+    and ``score``.
+
+    The order starts with the score, so the teachers are taken best first, a tier at a
+    time (``MATCH_TEACHER_TIERS``), and only their slots are read: a tier's candidates
+    are exactly the head of the full order when every teacher scoring less is left for
+    the next tier (the tie group at a tier's edge moves to the next one whole).
+    """
+    now = now or timezone.now()
+    slots = (
+        slots_open(now)
         .filter(
             start__lt=window_end,
             end__gt=window_start,
             start__gt=window_start - SLOT_MAX_LENGTH,  # redundant bound for the index
-            teacher__is_active=True,
         )
-        .filter(_fits_skill_q(skill.pk))
+        .select_related("teacher")
         .annotate(score=teacher_score_expression(prefix="teacher__"))
         .order_by("-score", "start", "id")
     )
-    if exclude_teacher_id is not None:
-        qs = qs.exclude(teacher_id=exclude_teacher_id)
-    return list(qs[:limit])
+    # Design: "a teacher who teaches that skill" (an active account listing it).
+    teachers = User.objects.filter(is_active=True, teacher_skills__skill=skill).annotate(
+        score=teacher_score_expression()
+    )
+    if learner is not None:
+        teachers = teachers.exclude(pk=learner.pk)
+        # A session overlapping a candidate (which starts after window_start minus the
+        # longest slot) started after window_start minus twice that: an index bound.
+        overlapping = {
+            "status__in": Booking.ACTIVE_STATUSES,
+            "start__lt": OuterRef("end"),
+            "start__gt": window_start - 2 * SLOT_MAX_LENGTH,
+            "end__gt": OuterRef("start"),
+        }
+        slots = slots.exclude(
+            Exists(Booking.objects.filter(learner=learner, **overlapping))
+        ).exclude(Exists(Booking.objects.filter(teacher=learner, **overlapping)))
+    found: list[AvailabilitySlot] = []
+    for tier in (*MATCH_TEACHER_TIERS, None):
+        ranked = teachers.order_by("-score", "pk").values_list("pk", "score")
+        if tier is None:  # everyone left (by subquery: no list of thousands of ids)
+            rest = slots.filter(Q(skill=skill) | Q(skill__isnull=True))
+            found += rest.filter(teacher__in=teachers.values("pk"))[: limit - len(found)]
+            return found
+        ranked = list(ranked[:tier])
+        last_tier = len(ranked) < tier
+        edge = None if last_tier else ranked[-1][1]
+        group = [pk for pk, score in ranked if edge is None or score > edge]
+        if group:
+            # "This skill or any" written so that no index on skill applies: the
+            # database then reads these few teachers' slots by (teacher, start).
+            fits = slots.alias(fit=Coalesce(F("skill_id"), Value(skill.pk))).filter(fit=skill.pk)
+            found += fits.filter(teacher_id__in=group)[: limit - len(found)]
+        if last_tier or len(found) >= limit:
+            return found
+        teachers = teachers.filter(score__lte=edge)
+    return found
 
 
 # What teacher cards and the teachers API show (the rest of the user row stays unread).
@@ -240,14 +368,62 @@ def bookings_for_user(
 QUOTA_WINDOW = timedelta(days=FREE_PLAN_WINDOW_DAYS)
 
 
-def quota_usage(*, learner: User, now: datetime) -> tuple[int, datetime | None]:
-    """(bookings counted in the rolling window, when the oldest of them leaves it)."""
-    counted = Booking.objects.filter(
+def _quota_counted(*, learner: User, now: datetime) -> QuerySet:
+    return Booking.objects.filter(
         learner=learner, counts_for_quota=True, created_at__gt=now - QUOTA_WINDOW
     )
-    used = counted.count()
-    oldest = counted.order_by("created_at").values_list("created_at", flat=True).first()
-    return used, (oldest + QUOTA_WINDOW if oldest else None)
+
+
+def quota_usage(*, learner: User, now: datetime) -> tuple[int, datetime | None]:
+    """(bookings counted in the rolling window, when the oldest of them leaves it)."""
+    usage = _quota_counted(learner=learner, now=now).aggregate(
+        used=Count("pk"), oldest=Min("created_at")
+    )
+    oldest = usage["oldest"]
+    return usage["used"], (oldest + QUOTA_WINDOW if oldest else None)
+
+
+def _sessions_overlapping(*, user: User, start: datetime, end: datetime) -> Q:
+    """``user`` holds an active session, as learner or teacher, overlapping [start, end)."""
+    # Sessions last at most SLOT_MAX_LENGTH: the lower bound on start keeps each index
+    # range to the hours around [start, end) instead of the whole history.
+    around = {
+        "status__in": Booking.ACTIVE_STATUSES,
+        "start__lt": end,
+        "start__gt": start - SLOT_MAX_LENGTH,
+        "end__gt": start,
+    }
+    return Q(Exists(Booking.objects.filter(learner=user, **around))) | Q(
+        Exists(Booking.objects.filter(teacher=user, **around))
+    )
+
+
+def learner_booking_state(
+    *, learner: User, start: datetime, end: datetime, now: datetime, with_quota: bool
+) -> tuple[bool, int, datetime | None]:
+    """(has an active session overlapping [start, end), quota usage as ``quota_usage``),
+    in one statement; the usage is (0, None) unless ``with_quota``."""
+    row = User.objects.filter(pk=learner.pk).annotate(
+        overlapping=ExpressionWrapper(
+            _sessions_overlapping(user=learner, start=start, end=end),
+            output_field=BooleanField(),
+        )
+    )
+    fields = ["overlapping"]
+    if with_quota:
+        counted = _quota_counted(learner=learner, now=now).order_by()
+        row = row.annotate(
+            used=Coalesce(
+                Subquery(counted.values("learner").annotate(n=Count("pk")).values("n")), 0
+            ),
+            oldest=Subquery(counted.order_by("created_at").values("created_at")[:1]),
+        )
+        fields += ["used", "oldest"]
+    values = row.values_list(*fields).first()
+    if values is None:  # the learner's row is gone: nothing to count
+        return False, 0, None
+    overlapping, used, oldest = (*values, 0, None)[:3]
+    return bool(overlapping), used, (oldest + QUOTA_WINDOW if oldest else None)
 
 
 def plan_summary(*, user: User, now: datetime | None = None) -> dict[str, Any]:

@@ -2,50 +2,52 @@
 
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from accounts.models import TeacherSkill, User
+from accounts.models import Skill, TeacherSkill, User
 from accounts.selectors import FREE_PLAN_BOOKINGS_PER_WINDOW, FREE_PLAN_WINDOW_DAYS
 from accounts.services import notification_send
 from scheduling.models import AvailabilitySlot, Booking, BookingEvent
 from scheduling.payloads import booking_payload
-from scheduling.selectors import quota_usage
+from scheduling.selectors import learner_booking_state, quota_usage
 from skilllink.errors import AppError, Conflict, Forbidden, NotFound, ValidationFailed
 from skilllink.realtime import send_on_commit, user_group
 
 
+def _quota_refusal(learner: User, used: int, frees_at: datetime | None) -> AppError | None:
+    if used < FREE_PLAN_BOOKINGS_PER_WINDOW:
+        return None
+    when = learner.local_label(frees_at) if frees_at else "a few days"
+    return AppError(
+        f"Free accounts book {FREE_PLAN_BOOKINGS_PER_WINDOW} sessions in any "
+        f"{FREE_PLAN_WINDOW_DAYS} days. Upgrade to premium, or book again after {when}.",
+        code="upgrade_required",
+        status=403,
+    )
+
+
 def quota_check(learner: User, now: datetime) -> None:
+    """403 ``upgrade_required`` when a free learner has used the window's bookings."""
     if learner.is_premium(now):
         return
-    used, frees_at = quota_usage(learner=learner, now=now)
-    if used >= FREE_PLAN_BOOKINGS_PER_WINDOW:
-        when = learner.local_label(frees_at) if frees_at else "a few days"
-        raise AppError(
-            f"Free accounts book {FREE_PLAN_BOOKINGS_PER_WINDOW} sessions in any "
-            f"{FREE_PLAN_WINDOW_DAYS} days. Upgrade to premium, or book again after {when}.",
-            code="upgrade_required",
-            status=403,
-        )
+    refusal = _quota_refusal(learner, *quota_usage(learner=learner, now=now))
+    if refusal is not None:
+        raise refusal
 
 
-def _lock_user(user: User) -> None:
-    User.objects.select_for_update().filter(pk=user.pk).first()
+def learner_lock(learner: User) -> None:
+    """Queue one learner's booking requests so their quota and overlap checks cannot race.
+
+    Call inside a transaction. SQLite needs no row lock: its transactions begin
+    IMMEDIATE (settings), so writers already run one at a time.
+    """
+    if connection.features.has_select_for_update:
+        User.objects.select_for_update().filter(pk=learner.pk).values_list("pk").first()
 
 
-def _check_no_overlap(learner: User, start: datetime, end: datetime) -> None:
-    overlapping = Booking.objects.filter(
-        Q(learner=learner) | Q(teacher=learner),
-        status__in=Booking.ACTIVE_STATUSES,
-        start__lt=end,
-        end__gt=start,
-    )
-    if overlapping.exists():
-        raise Conflict("You already have a session at that time.", code="booking_overlap")
-
-
-def _booking_skill(slot: AvailabilitySlot, skill_slug: str | None):
+def _booking_skill(slot: AvailabilitySlot, skill_slug: str | None) -> Skill | None:
     if slot.skill is not None:
         if skill_slug and skill_slug != slot.skill.slug:
             raise ValidationFailed(
@@ -73,6 +75,57 @@ def _request_body(when: str, message: str) -> str:
     return f"{when} — “{quoted}”"
 
 
+def booking_create(
+    *,
+    learner: User,
+    slot: AvailabilitySlot,
+    skill: Skill | None,
+    message: str,
+    now: datetime,
+    notify_teacher: bool = True,
+) -> Booking:
+    """Write the request for ``slot`` (its ``teacher`` loaded): the booking, its first event,
+    the live pushes and (``notify_teacher``) the teacher's notification.
+
+    Precondition: every rule but "one active booking per slot" has been checked, under
+    ``learner_lock``, inside a transaction (a savepoint when the caller goes on after a
+    refusal). The partial unique index decides races for the slot: 409 ``slot_unavailable``.
+    """
+    booking = Booking(
+        learner=learner,
+        teacher=slot.teacher,
+        slot=slot,
+        skill=skill,
+        start=slot.start,
+        end=slot.end,
+        message=message,
+        created_at=now,
+    )
+    try:
+        booking.save()
+    except IntegrityError:
+        # The enclosing atomic block rolls back when this propagates.
+        raise Conflict("That slot has just been taken.", code="slot_unavailable") from None
+    BookingEvent.objects.create(booking=booking, to_status=booking.status, actor=learner, at=now)
+    payload = booking_payload(booking)
+    for user_id in (booking.learner_id, booking.teacher_id):
+        send_on_commit(user_group(user_id), {"type": "booking.updated", "booking": payload})
+    if notify_teacher:
+        notification_send(user=slot.teacher, **booking_requested_notice(booking))
+    return booking
+
+
+def booking_requested_notice(booking: Booking) -> dict[str, str]:
+    """The teacher's "wants to book" notification (``kind``, ``title``, ``body``, ``url``)."""
+    skill = booking.skill
+    return {
+        "kind": "booking.requested",
+        "title": f"{booking.learner.username} wants to book {skill.name if skill else 'a session'}",
+        "body": _request_body(booking.teacher.local_label(booking.start), booking.message),
+        "url": f"/sessions/{booking.pk}/",
+    }
+
+
 @transaction.atomic
 def booking_request(
     *,
@@ -94,44 +147,30 @@ def booking_request(
         raise ValidationFailed(
             "Keep the message under 1,000 characters.", fields={"message": ["Too long."]}
         )
-    # One learner's requests queue here, so quota and overlap checks cannot race.
-    _lock_user(learner)
-    slot = AvailabilitySlot.objects.select_related("teacher", "skill").filter(pk=slot_id).first()
+    learner_lock(learner)
+    taken = Booking.objects.filter(slot=OuterRef("pk"), status__in=Booking.ACTIVE_STATUSES)
+    slot = (
+        AvailabilitySlot.objects.select_related("teacher", "skill")
+        .annotate(taken=Exists(taken))
+        .filter(pk=slot_id)
+        .first()
+    )
     if slot is None:
         raise NotFound("No such slot.")
     if slot.teacher_id == learner.pk:
         raise AppError("You cannot book your own slot.", code="own_slot", status=400)
     if slot.start <= now:
         raise AppError("That slot has already started.", code="slot_in_past", status=400)
-    if Booking.objects.filter(slot=slot, status__in=Booking.ACTIVE_STATUSES).exists():
+    if slot.taken:
         raise Conflict("That slot has just been taken.", code="slot_unavailable")
     skill = _booking_skill(slot, skill_slug)
-    _check_no_overlap(learner, slot.start, slot.end)
-    quota_check(learner, now)
-    booking = Booking(
-        learner=learner,
-        teacher=slot.teacher,
-        slot=slot,
-        skill=skill,
-        start=slot.start,
-        end=slot.end,
-        message=message,
-        created_at=now,
+    premium = learner.is_premium(now)
+    overlapping, used, frees_at = learner_booking_state(
+        learner=learner, start=slot.start, end=slot.end, now=now, with_quota=not premium
     )
-    try:
-        with transaction.atomic():
-            booking.save()
-    except IntegrityError:
-        raise Conflict("That slot has just been taken.", code="slot_unavailable") from None
-    BookingEvent.objects.create(booking=booking, to_status=booking.status, actor=learner, at=now)
-    payload = booking_payload(booking)
-    for user_id in (booking.learner_id, booking.teacher_id):
-        send_on_commit(user_group(user_id), {"type": "booking.updated", "booking": payload})
-    notification_send(
-        user=slot.teacher,
-        kind="booking.requested",
-        title=f"{learner.username} wants to book {skill.name if skill else 'a session'}",
-        body=_request_body(slot.teacher.local_label(slot.start), message),
-        url=f"/sessions/{booking.pk}/",
-    )
-    return booking
+    if overlapping:
+        raise Conflict("You already have a session at that time.", code="booking_overlap")
+    refusal = None if premium else _quota_refusal(learner, used, frees_at)
+    if refusal is not None:
+        raise refusal
+    return booking_create(learner=learner, slot=slot, skill=skill, message=message, now=now)

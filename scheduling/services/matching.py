@@ -6,16 +6,20 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Skill, User
-from accounts.services import notification_send
+from accounts.services import notification_send, notifications_send
 from scheduling.models import AvailabilitySlot, Booking, MatchRequest
 from scheduling.selectors import open_slots_for_skill, slot_fits_skill
-from scheduling.services.bookings import booking_request, quota_check
+from scheduling.services.bookings import (
+    booking_create,
+    booking_request,
+    booking_requested_notice,
+    learner_lock,
+    quota_check,
+)
 from skilllink.errors import AppError, Conflict, Forbidden, NotFound, ValidationFailed
 
 MAX_WINDOW = timedelta(days=60)
 MAX_CANDIDATES = 25
-# Refusals that mean "this slot, not this learner": try the next candidate.
-_SKIP_CODES = {"slot_unavailable", "booking_overlap", "own_slot", "slot_in_past"}
 
 
 def _check_window(window_start: datetime, window_end: datetime, now: datetime) -> None:
@@ -38,16 +42,23 @@ def _skill(slug: str) -> Skill:
     return skill
 
 
-def _notify_match(booking: Booking) -> None:
+def _match_notices(booking: Booking) -> list[tuple[User, dict[str, str]]]:
     skill = booking.skill.name if booking.skill else "a session"
-    for person, other in ((booking.learner, booking.teacher), (booking.teacher, booking.learner)):
-        notification_send(
-            user=person,
-            kind="match.found",
-            title=f"Match found: {skill} with {other.username}",
-            body=person.local_label(booking.start),
-            url=f"/sessions/{booking.pk}/",
+    return [
+        (
+            person,
+            {
+                "kind": "match.found",
+                "title": f"Match found: {skill} with {other.username}",
+                "body": person.local_label(booking.start),
+                "url": f"/sessions/{booking.pk}/",
+            },
         )
+        for person, other in (
+            (booking.learner, booking.teacher),
+            (booking.teacher, booking.learner),
+        )
+    ]
 
 
 @transaction.atomic
@@ -66,28 +77,38 @@ def match_request(
         raise Forbidden("Only learners can ask for a match.")
     _check_window(window_start, window_end, now)
     skill = _skill(skill_slug)
+    # The rules of booking_request, checked once for all candidates: under the lock,
+    # the quota here, and own slot, past, skill fit and overlap in the candidate query.
+    learner_lock(learner)
     quota_check(learner, now)
-    for slot in open_slots_for_skill(
+    candidates = open_slots_for_skill(
         skill=skill,
         window_start=max(window_start, now),
         window_end=window_end,
-        exclude_teacher_id=learner.pk,
+        learner=learner,
+        now=now,
         limit=MAX_CANDIDATES,
-    ):
+    )
+    if candidates and len(message) > 1000:
+        raise ValidationFailed(
+            "Keep the message under 1,000 characters.", fields={"message": ["Too long."]}
+        )
+    for slot in candidates:
         try:
-            with transaction.atomic():
-                booking = booking_request(
+            with transaction.atomic():  # a savepoint: a lost race leaves the rest usable
+                booking = booking_create(
                     learner=learner,
-                    slot_id=slot.pk,
-                    skill_slug=skill.slug,
+                    slot=slot,
+                    skill=skill,
                     message=message,
                     now=now,
+                    notify_teacher=False,
                 )
-        except AppError as error:
-            if error.code in _SKIP_CODES:
-                continue
-            raise
-        _notify_match(booking)
+        except Conflict:  # taken meanwhile: the next candidate
+            continue
+        notifications_send(
+            notices=[(slot.teacher, booking_requested_notice(booking)), *_match_notices(booking)]
+        )
         return "matched", booking
     pending = MatchRequest.objects.create(
         learner=learner,
@@ -140,7 +161,7 @@ def match_requests_resolve_for_slot(*, slot: AvailabilitySlot, now: datetime | N
         pending.booking = booking
         pending.resolved_at = now
         pending.save(update_fields=["status", "booking", "resolved_at"])
-        _notify_match(booking)
+        notifications_send(notices=_match_notices(booking))
         return
 
 

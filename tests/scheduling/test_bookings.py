@@ -407,3 +407,22 @@ def test_partial_unique_index_refuses_a_second_active_booking_in_the_database():
         Booking.objects.create(
             learner=b, teacher=teacher, slot=slot, start=slot.start, end=slot.end
         )
+
+
+@pytest.mark.parametrize("premium", [False, True])
+@pytest.mark.parametrize("skill", ["python", None])
+def test_a_booking_request_takes_a_fixed_handful_of_queries(
+    teacher, django_assert_max_num_queries, premium, skill
+):
+    learner = make_learner()
+    if premium:
+        from accounts.services import subscription_upgrade
+
+        subscription_upgrade(user=learner)
+    book(make_learner(), make_slot(teacher, start=in_future(days=3)))  # history elsewhere
+    slot = make_slot(teacher, skill_slug=skill)
+    # Auth, the learner's lock (PostgreSQL), the slot, the teacher's skills (an "any"
+    # slot), overlap + quota in one, the booking, its event, the teacher's notification,
+    # and the atomic block's savepoint (a transaction outside tests). It used to be 15.
+    with django_assert_max_num_queries(10):
+        assert book(learner, slot).status_code == 201

@@ -209,3 +209,20 @@ async def test_pending_match_resolution_reaches_both_sockets():
                 break
         assert "match.found" in kinds
         await socket.disconnect()
+
+
+@pytest.mark.django_db
+def test_a_match_takes_a_fixed_handful_of_queries(django_assert_max_num_queries):
+    teachers = [make_teacher_with_skills("Python", "Guitar") for _ in range(4)]
+    for i, teacher in enumerate(teachers):
+        make_slot(teacher, start=in_future(hours=2 + i))
+        make_slot(teacher, start=in_future(hours=8 + i), skill_slug="guitar")
+    make_skill("Chess")
+    learner, other = make_learner(), make_learner()
+    # Auth, lock, skill, quota, ranked teachers, their slots, the booking (in a
+    # savepoint), its event, one insert for the three notifications; plus the outer
+    # savepoint of the test. It used to be 25.
+    with django_assert_max_num_queries(13):
+        assert ask(learner).status_code == 201
+    with django_assert_max_num_queries(8):
+        assert ask(other, skill="chess").status_code == 202
