@@ -1,7 +1,15 @@
 """REST API for scheduling: slots, teachers, bookings, matchmaking."""
 
+from base64 import urlsafe_b64decode, urlsafe_b64encode
+from datetime import datetime
+
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -70,6 +78,29 @@ class BookingSerializer(serializers.Serializer):
 # --- Slots ---------------------------------------------------------------------------
 
 
+SLOTS_PAGE_DEFAULT = 100
+SLOTS_PAGE_MAX = 500
+
+
+def slot_cursor(slot) -> str:
+    """The opaque ``cursor`` of the page after ``slot`` (open slots are ordered by start, id)."""
+    return urlsafe_b64encode(f"{slot.start.isoformat()}|{slot.pk}".encode()).decode().rstrip("=")
+
+
+def _slot_cursor_position(cursor: str) -> tuple[datetime, int]:
+    try:
+        text = urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        moment, slot_id = text.rsplit("|", 1)
+        position = datetime.fromisoformat(moment), int(slot_id)
+    except ValueError:
+        position = None
+    if position is None or position[0].tzinfo is None:
+        raise ValidationFailed(
+            "Invalid cursor.", fields={"cursor": ["Use the next link as given."]}
+        )
+    return position
+
+
 class SlotListApi(UserZoneMixin, APIView):
     class SlotFilterSerializer(serializers.Serializer):
         teacher = serializers.IntegerField(required=False)
@@ -77,6 +108,17 @@ class SlotListApi(UserZoneMixin, APIView):
         start = serializers.DateTimeField(required=False)
         end = serializers.DateTimeField(required=False)
         mine = serializers.BooleanField(required=False, default=False)
+        limit = serializers.IntegerField(
+            required=False,
+            default=SLOTS_PAGE_DEFAULT,
+            min_value=1,
+            max_value=SLOTS_PAGE_MAX,
+            help_text="Open slots per page (not with mine=true, which lists all).",
+        )
+        cursor = serializers.CharField(
+            required=False,
+            help_text='Where the page starts: taken from the previous page\'s Link rel="next".',
+        )
 
     class SlotCreateSerializer(serializers.Serializer):
         start = serializers.DateTimeField()
@@ -85,9 +127,25 @@ class SlotListApi(UserZoneMixin, APIView):
         repeat_weeks = serializers.IntegerField(required=False, default=1, min_value=1)
 
     @extend_schema(
-        parameters=[SlotFilterSerializer],
-        responses={200: SlotSerializer(many=True)},
-        summary="Open slots (or, with mine=true, all of my own slots with their status)",
+        parameters=[
+            SlotFilterSerializer,
+            OpenApiParameter(
+                "Link",
+                str,
+                location=OpenApiParameter.HEADER,
+                response=[200],
+                description='`<url>; rel="next"` when another page of open slots follows',
+            ),
+        ],
+        responses={
+            200: OpenApiResponse(
+                SlotSerializer(many=True),
+                description="Open slots by start, then id: one page of `limit`; a "
+                '`Link: <url>; rel="next"` header gives the next page when there is one.',
+            ),
+            400: ErrorSerializer,
+        },
+        summary="Open slots, paged (or, with mine=true, all of my own slots with their status)",
     )
     def get(self, request):
         filters = self.SlotFilterSerializer(data=request.query_params)
@@ -99,13 +157,22 @@ class SlotListApi(UserZoneMixin, APIView):
             )
             now = timezone.now()
             return Response([slot_payload(s, status=selectors.slot_status(s, now)) for s in own])
+        limit = f["limit"]
         open_slots = selectors.slots_list(
             teacher_id=f.get("teacher"),
             skill_slug=f.get("skill"),
             start=f.get("start"),
             end=f.get("end"),
+            limit=limit + 1,  # one more tells whether a next page exists
+            after=_slot_cursor_position(f["cursor"]) if "cursor" in f else None,
         )
-        return Response([slot_payload(s, status="open") for s in open_slots])
+        response = Response([slot_payload(s, status="open") for s in open_slots[:limit]])
+        if len(open_slots) > limit:
+            query = request.GET.copy()
+            query["cursor"] = slot_cursor(open_slots[limit - 1])
+            next_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+            response["Link"] = f'<{next_url}>; rel="next"'
+        return response
 
     @extend_schema(
         request=SlotCreateSerializer,

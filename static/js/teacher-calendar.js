@@ -56,7 +56,13 @@ if (calendarEl) {
       : { weekday: "short", day: "numeric", month: "numeric", omitCommas: true },
     noEventsContent: "No open times this week. Try the next week.",
     async events(info, success, failure) {
-      const query = new URLSearchParams({ teacher: teacherId, start: info.startStr, end: info.endStr });
+      // The API's largest page: one request per week (a week rarely holds more).
+      const query = new URLSearchParams({
+        teacher: teacherId,
+        start: info.startStr,
+        end: info.endStr,
+        limit: "500",
+      });
       try {
         success((await api(`/api/slots/?${query}`)).map(toEvent));
       } catch (error) {

@@ -310,3 +310,73 @@ def test_a_slot_overlapping_the_start_of_the_range_is_listed():
         {"teacher": teacher.pk, "start": iso(slot.end), "end": iso(slot.end + timedelta(hours=1))},
     )
     assert after.json() == []
+
+
+# --- Paging of open slots ----------------------------------------------------------------
+
+
+def _pages(client, url):
+    """Follow ``Link: rel="next"`` from ``url``; the pages' slot ids."""
+    pages = []
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200, response.content
+        pages.append([s["id"] for s in response.json()])
+        link = response.headers.get("Link")
+        url = link[1 : link.index(">")] if link else None
+        assert not link or link.endswith('>; rel="next"')
+    return pages
+
+
+def test_open_slots_for_a_skill_come_in_pages_by_start_then_id_through_the_next_link():
+    ann = make_teacher_with_skills("Python", "Guitar")
+    bob = make_teacher_with_skills("Python")
+    guitarist = make_teacher_with_skills("Guitar")
+    base = in_future(days=2)
+    slots = [
+        make_slot(ann, start=base, skill_slug="python"),
+        make_slot(bob, start=base),  # "any of my skills", same start: by id
+        make_slot(ann, start=base + timedelta(hours=2)),
+        make_slot(bob, start=base + timedelta(hours=2), skill_slug="python"),
+        make_slot(bob, start=base + timedelta(hours=4)),
+        make_slot(ann, start=base + timedelta(hours=6), skill_slug="python"),
+    ]
+    make_slot(ann, start=base + timedelta(hours=8), skill_slug="guitar")  # another skill
+    make_slot(guitarist, start=base + timedelta(hours=1))  # does not teach Python
+    expected = sorted((s.start, s.pk) for s in slots)
+    client = client_for(make_learner())
+    query = f"skill=python&start={base.isoformat()}&end={(base + timedelta(days=1)).isoformat()}"
+    url = f"/api/slots/?{query.replace('+', '%2B')}"
+    for limit in (1, 2, 4, 6, 100):
+        pages = _pages(client, f"{url}&limit={limit}")
+        assert [i for page in pages for i in page] == [pk for _, pk in expected], limit
+        assert all(len(page) == limit for page in pages[:-1])
+    # Without a skill too (one teacher's week, as the teacher page asks for it).
+    pages = _pages(client, f"/api/slots/?teacher={bob.pk}&limit=2")
+    assert pages == [[slots[1].pk, slots[3].pk], [slots[4].pk]]
+
+
+def test_slot_paging_refuses_a_bad_cursor_or_limit():
+    client = client_for(make_learner())
+    response = client.get("/api/slots/?cursor=not-a-cursor")
+    assert response.status_code == 400
+    assert "cursor" in response.json()["fields"]
+    assert client.get("/api/slots/?limit=0").status_code == 400
+    assert client.get("/api/slots/?limit=501").status_code == 400
+
+
+def test_a_skill_with_many_teachers_lists_the_same_slots(monkeypatch):
+    from scheduling import selectors
+
+    teachers = [make_teacher_with_skills("Python") for _ in range(3)]
+    base = in_future(days=1)
+    for i, teacher in enumerate(teachers):
+        make_slot(teacher, start=base + timedelta(hours=i), minutes=30)
+        make_slot(
+            teacher, start=base + timedelta(hours=i, minutes=30), minutes=30, skill_slug="python"
+        )
+    client = client_for(make_learner())
+    few = _pages(client, "/api/slots/?skill=python&limit=4")
+    monkeypatch.setattr(selectors, "SLOTS_BY_TEACHER_MAX", 1)  # the time-ordered walk
+    assert _pages(client, "/api/slots/?skill=python&limit=4") == few
+    assert [len(page) for page in few] == [4, 2]
