@@ -467,7 +467,7 @@ def run(
                     logs = "\n".join(s.output() for s in pair)
                     tracebacks = logs.count("Traceback")
                     if tracebacks:
-                        excerpt = logs[logs.index("Traceback") :][:1500]
+                        excerpt = logs[logs.index("Traceback") :][:5000]
                         say(f"{tracebacks} tracebacks in the server logs; first:\n{excerpt}")
                         row["notes"] += f", {tracebacks} tracebacks in server logs"
         finally:

@@ -1,10 +1,10 @@
 """Chat writes for the room sockets, batched: one transaction for everything that
 arrived while the previous batch was being written.
 
-Each sender still waits until its own message is committed before it is
-broadcast ("saved before it is broadcast"), but a busy server pays one commit per
-batch instead of one per message, and never queues the broadcast behind the
-database thread.
+A message is broadcast only once its row is committed ("saved before it is
+broadcast"): the room socket hands it over with ``submit()`` and publishes when the
+future resolves. A busy server pays one commit per batch instead of one per
+message, and the socket keeps delivering frames while its messages are saved.
 """
 
 import asyncio
@@ -31,11 +31,22 @@ class ChatWriter:
             self._task = loop.create_task(self._run(self._queue))
         return self._queue
 
-    async def save(self, *, booking_id: int, sender_id: int, text: str, sent_at: datetime) -> int:
-        """Queue one message; return its id once it is committed (raises if the batch failed)."""
+    def submit(
+        self, *, booking_id: int, sender_id: int, text: str, sent_at: datetime
+    ) -> asyncio.Future:
+        """Queue one message; the future gets its id once committed (or the batch's error).
+
+        Futures resolve in submission order.
+        """
         future = asyncio.get_running_loop().create_future()
         self._ensure_running().put_nowait(((booking_id, sender_id, text, sent_at), future))
-        return await future
+        return future
+
+    async def save(self, *, booking_id: int, sender_id: int, text: str, sent_at: datetime) -> int:
+        """Queue one message and wait until it is committed; return its id."""
+        return await self.submit(
+            booking_id=booking_id, sender_id=sender_id, text=text, sent_at=sent_at
+        )
 
     async def _run(self, queue: asyncio.Queue) -> None:
         while True:

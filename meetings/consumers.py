@@ -3,9 +3,17 @@
 Thin by design: every rule lives in ``meetings.services`` / ``scheduling.transitions``.
 Signals go to the *other* participant only: the group fans out and each consumer
 drops frames that came from its own user.
+
+Chat is saved before it is broadcast, without making the socket wait for the
+database: ``chat.send`` is checked (text, window, rate) and handed to the batched
+writer, and a per-socket publisher broadcasts each message, in the order it was
+sent, as soon as its row is committed. Meanwhile the socket keeps delivering the
+other side's frames. A message whose save fails is not broadcast; its sender gets
+an ``error`` frame ``chat_not_saved``.
 """
 
 import asyncio
+import logging
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -17,11 +25,16 @@ from meetings.chat_writer import chat_writer
 from meetings.models import ChatMessage
 from scheduling.transitions import booking_complete, room_window
 from skilllink.errors import AppError
-from skilllink.ratelimit import arate_limit_hit, parse_rate
+from skilllink.ratelimit import parse_rate, rate_limit_hit_local
 from skilllink.realtime import meeting_group
 from skilllink.sockets import JsonSocketConsumer
 
+logger = logging.getLogger(__name__)
+
 CLOSE_ROOM_ENDED = 4000
+# On disconnect, messages already accepted still get broadcast (they are saved):
+# wait this long for the last ones.
+PUBLISH_DRAIN_SECONDS = 5.0
 
 
 class RoomConsumer(JsonSocketConsumer):
@@ -31,6 +44,8 @@ class RoomConsumer(JsonSocketConsumer):
     async def connect(self):
         self.visit = None
         self.close_task = None
+        self.chat_outbox: asyncio.Queue | None = None
+        self.publisher: asyncio.Task | None = None
         if not self.user.is_authenticated:
             await self.refuse_unauthenticated()
             return
@@ -79,6 +94,12 @@ class RoomConsumer(JsonSocketConsumer):
     async def disconnect(self, code):
         if self.close_task is not None:
             self.close_task.cancel()
+        if self.publisher is not None:
+            try:
+                await asyncio.wait_for(self.chat_outbox.join(), PUBLISH_DRAIN_SECONDS)
+            except TimeoutError:
+                logger.warning("Room %s: chat publisher did not drain", self.booking_id)
+            self.publisher.cancel()
         if self.visit is None:
             return
         await database_sync_to_async(services.room_leave)(visit_id=self.visit.pk)
@@ -107,21 +128,45 @@ class RoomConsumer(JsonSocketConsumer):
         if now > self.closes_at:
             raise services.RoomClosed("The session's time is over.")
         limit, window = parse_rate(settings.CHAT_RATE_LIMIT)
-        await arate_limit_hit(
+        rate_limit_hit_local(
             scope=f"chat:{self.user.pk}",
             limit=limit,
             window=window,
             message="You're sending messages too fast. Wait a moment.",
         )
-        message_id = await chat_writer.save(
+        saved = chat_writer.submit(
             booking_id=self.booking_id, sender_id=self.user.pk, text=text, sent_at=now
         )
-        saved = ChatMessage(
-            pk=message_id, booking_id=self.booking_id, sender=self.user, text=text, sent_at=now
-        )
-        await self.channel_layer.group_send(
-            self.group, {"type": "chat.message", "message": selectors.chat_message_payload(saved)}
-        )
+        if self.publisher is None:
+            self.chat_outbox = asyncio.Queue()
+            self.publisher = asyncio.get_running_loop().create_task(self._publish_chat())
+        self.chat_outbox.put_nowait((saved, text, now))
+
+    async def _publish_chat(self) -> None:
+        """Broadcast this socket's messages in order, each once its row is committed."""
+        while True:
+            saved, text, sent_at = await self.chat_outbox.get()
+            try:
+                message_id = await saved
+            except Exception:
+                logger.exception("Room %s: a chat message could not be saved", self.booking_id)
+                await self.send_error(
+                    "chat_not_saved", "Your message could not be saved. Please send it again."
+                )
+            else:
+                message = ChatMessage(
+                    pk=message_id,
+                    booking_id=self.booking_id,
+                    sender=self.user,
+                    text=text,
+                    sent_at=sent_at,
+                )
+                await self.channel_layer.group_send(
+                    self.group,
+                    {"type": "chat.message", "message": selectors.chat_message_payload(message)},
+                )
+            finally:
+                self.chat_outbox.task_done()
 
     async def handle_signal(self, content: dict[str, Any]) -> None:
         data = content.get("data")

@@ -2,7 +2,6 @@
 
 import time
 
-from django.conf import settings
 from django.core.cache import cache
 
 from skilllink.errors import RateLimited
@@ -38,11 +37,13 @@ def rate_limit_hit(*, scope: str, limit: int, window: int, message: str) -> None
         raise RateLimited(message, retry_after=retry_after)
 
 
-# --- The async path, for sockets: no thread hop, so it never queues behind the ORM. ---
-# With Redis: INCR on the shared server (all processes agree). Without Redis there
-# is exactly one process (design §2), so its memory is the whole truth.
+# --- In-process counters, for sockets: no I/O at all on the hot path. ---------------
+# A socket lives in one server process, so a per-process count limits what one
+# connection (and one person's connections on that process) can send. With several
+# processes a person with sockets on k of them gets at most k times the limit, a
+# bound that still stops a flood; the chat path cannot afford a Redis round trip
+# per message (bench/results.md, chat).
 _local_counts: dict[str, int] = {}
-_redis_clients: dict[int, object] = {}
 
 
 def ratelimit_reset_local() -> None:
@@ -50,31 +51,11 @@ def ratelimit_reset_local() -> None:
     _local_counts.clear()
 
 
-def _redis_client():
-    import asyncio
-
-    from redis import asyncio as aioredis
-
-    loop_id = id(asyncio.get_running_loop())
-    client = _redis_clients.get(loop_id)
-    if client is None:
-        client = aioredis.Redis.from_url(settings.REDIS_URL)
-        _redis_clients[loop_id] = client
-    return client
-
-
-async def arate_limit_hit(*, scope: str, limit: int, window: int, message: str) -> None:
-    """Async twin of :func:`rate_limit_hit` for consumers."""
+def rate_limit_hit_local(*, scope: str, limit: int, window: int, message: str) -> None:
+    """Count one hit for ``scope`` in this process; raise :class:`RateLimited` over ``limit``."""
     key, retry_after = _key(scope, window, time.time())
-    if settings.REDIS_URL:
-        client = _redis_client()
-        full_key = f"{settings.REDIS_PREFIX}:{key}"
-        count = await client.incr(full_key)
-        if count == 1:
-            await client.expire(full_key, window + 1)
-    else:
-        if len(_local_counts) > 10_000:  # old windows: drop them all, the current refills
-            _local_counts.clear()
-        count = _local_counts[key] = _local_counts.get(key, 0) + 1
+    if len(_local_counts) > 10_000:  # old windows: drop them all, the current refills
+        _local_counts.clear()
+    count = _local_counts[key] = _local_counts.get(key, 0) + 1
     if count > limit:
         raise RateLimited(message, retry_after=retry_after)

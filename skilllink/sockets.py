@@ -21,6 +21,7 @@ import logging
 from typing import Any
 
 import orjson
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -36,6 +37,20 @@ CLOSE_TOO_SLOW = 4008
 class JsonSocketConsumer(AsyncWebsocketConsumer):
     max_frame_bytes = 16 * 1024
     socket_gone = False  # closed by either side: nothing more can be sent
+
+    async def dispatch(self, message):
+        """Channels' dispatch without its per-message ``close_old_connections``.
+
+        Stock Channels hops to the ORM thread before *every* frame and group event to
+        close stale database connections; at chat rates that hop, on the one shared
+        thread, was the bottleneck of the room socket. Our consumers touch the
+        database only through ``database_sync_to_async``, which closes stale
+        connections on entering and leaving that thread, so the hop is redundant.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def send(self, text_data=None, bytes_data=None, close=False):
         if self.socket_gone:

@@ -234,3 +234,40 @@ async def test_a_burst_of_chat_from_both_sides_is_saved_and_delivered_in_order(s
     assert sorted(m["id"] for m in received) == [pk for pk, _ in saved]
     await learner_socket.disconnect()
     await teacher_socket.disconnect()
+
+
+async def test_a_message_whose_save_fails_is_not_broadcast_and_its_sender_is_told():
+    booking, learner, teacher = await scheduled()
+    learner_socket, _ = await enter(learner, booking.pk)
+    teacher_socket, _ = await enter(teacher, booking.pk)
+    await until(learner_socket, "presence")
+    await until(learner_socket, "presence")  # the teacher's arrival
+    # The session's row disappears under the open room (a staff deletion, say): the
+    # insert breaks its foreign key and the batch rolls back.
+    await database_sync_to_async(lambda: Booking.objects.filter(pk=booking.pk).delete())()
+    await learner_socket.send_json_to({"type": "chat.send", "text": "lost?"})
+    error = await until(learner_socket, "error")
+    assert error["code"] == "chat_not_saved"
+    while not await teacher_socket.receive_nothing(timeout=0.3):  # presence frames only
+        frame = await teacher_socket.receive_json_from()
+        assert frame["type"] == "presence", frame
+    assert not await database_sync_to_async(ChatMessage.objects.exists)()
+    await learner_socket.disconnect()
+    await teacher_socket.disconnect()
+
+
+async def test_messages_sent_just_before_leaving_still_reach_the_other_side(settings):
+    settings.CHAT_RATE_LIMIT = "1000/10"
+    booking, learner, teacher = await scheduled()
+    learner_socket, _ = await enter(learner, booking.pk)
+    teacher_socket, _ = await enter(teacher, booking.pk)
+    for n in range(10):
+        await learner_socket.send_json_to({"type": "chat.send", "text": f"bye {n}"})
+    await learner_socket.disconnect()
+    texts = []
+    while len(texts) < 10:
+        frame = await teacher_socket.receive_json_from(timeout=5)
+        if frame["type"] == "chat.message":
+            texts.append(frame["message"]["text"])
+    assert texts == [f"bye {n}" for n in range(10)]
+    await teacher_socket.disconnect()
