@@ -113,7 +113,11 @@ class TeacherSkill(models.Model):
         EXPERT = "expert", "Expert"
 
     teacher = models.ForeignKey(User, on_delete=models.CASCADE, related_name="teacher_skills")
-    skill = models.ForeignKey(Skill, on_delete=models.CASCADE, related_name="teacher_skills")
+    # Indexed by teacher_skill_by_skill (skill first, then teacher: a skill's teachers
+    # read from the index alone, as ranking and matchmaking do).
+    skill = models.ForeignKey(
+        Skill, on_delete=models.CASCADE, related_name="teacher_skills", db_index=False
+    )
     level = models.CharField(max_length=12, choices=Level.choices, default=Level.INTERMEDIATE)
     blurb = models.CharField(max_length=280, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -123,6 +127,7 @@ class TeacherSkill(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["teacher", "skill"], name="teacher_skill_unique")
         ]
+        indexes = [models.Index(fields=["skill", "teacher"], name="teacher_skill_by_skill")]
 
     def __str__(self) -> str:
         return f"{self.teacher} teaches {self.skill} ({self.level})"
