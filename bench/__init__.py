@@ -7,6 +7,6 @@ print; they never assert.
 
 Modules: ``data`` (bulk loader), ``discovery`` (issue 3: teacher list and open-slot
 queries), ``match`` (issue 4: ``POST /api/match/``), ``notify`` (issue 4: booking
-request to the teacher's socket across two daphne processes on Redis), ``stats``
+request to the teacher's socket across two server processes on Redis), ``stats``
 (percentiles and the table), ``run_backend`` (one backend, one process).
 """

@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             "this process's CPU time per request (Python, plus SQLite's own work; not "
             "PostgreSQL's), `SQL` the time Django logged for its queries (1 ms "
             "resolution; on PostgreSQL round trips included).",
-            "- **notify**: two daphne processes on Redis pub/sub, loopback; from just "
+            "- **notify**: two uvicorn processes (DEBUG off) on Redis pub/sub, loopback; from just "
             "before `POST /api/bookings/` is written to server A until the teacher's "
             "socket on server B receives the `notification` frame; lost = not within 5 s.",
             "- `load avg` is the 1-minute load average before/after the benchmark: this "

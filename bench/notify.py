@@ -1,6 +1,6 @@
 """Issue 4: booking request → the teacher's socket gets the notification, across processes.
 
-Two daphne servers (A, B) share the benchmark database and Redis (the pub/sub
+Two servers (A, B; uvicorn, DEBUG off) share the benchmark database and Redis (the pub/sub
 channel layer the app builds from ``REDIS_URL``, under a prefix unique to this
 run). Half of the connected users are teachers, half learners; each holds one
 ``/ws/notifications/?token=`` socket (no Origin), alternately on A or B. A sample
@@ -316,7 +316,7 @@ def run(data: Dataset, *, backend: str, database_url: str, plan: Plan, meta: dic
             _note(conc, connected),
         ),
         Result(
-            "notify: POST /api/bookings/ HTTP response on daphne (1 in flight)",
+            "notify: POST /api/bookings/ HTTP response on the server (1 in flight)",
             backend,
             seq["http_ms"],
             None,

@@ -2,7 +2,7 @@
 
 ``DEBUG=1 .venv/bin/python -m bench.room_connect [--runs 20]``
 
-One daphne process (in-memory channel layer, ``SKILLLINK_ICE_SERVERS=[]`` so only
+One server process (uvicorn, in-memory channel layer, ``SKILLLINK_ICE_SERVERS=[]`` so only
 host candidates are gathered) on a fresh SQLite database holding one scheduled
 booking per run (start ~5 minutes away: the room is open), prepared by
 ``bench.chat.prepare`` in a child process, with a session cookie for every
@@ -178,7 +178,7 @@ def run(quick: bool = False, *, runs: int | None = None, verbose: bool = True) -
     success = len(times) / len(counted) if counted else 0.0
     failures = sorted({o["why"] for o in counted if not o["ok"]})[:3]
     notes = (
-        f"success {len(times)}/{len(counted)} ({success:.0%}), one daphne, in-memory layer, "
+        f"success {len(times)}/{len(counted)} ({success:.0%}), one uvicorn server, in-memory layer, "
         f"{backend}, host candidates only, Chromium fake media, 1 warm-up run not counted; "
         f"client-side wall p50 {percentile([o['client_ms'] for o in counted if o['ok']], 50):.0f} ms"
     )
@@ -189,7 +189,7 @@ def run(quick: bool = False, *, runs: int | None = None, verbose: bool = True) -
     return [
         {
             "benchmark": "room: both press Join → RTCPeerConnection connected on both",
-            "backend": "daphne x1, InMemoryChannelLayer, sqlite",
+            "backend": "uvicorn x1, InMemoryChannelLayer, sqlite",
             "n": len(times),
             "p50": p50,
             "p95": percentile(times, 95),

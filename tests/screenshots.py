@@ -2,7 +2,7 @@
 
     DEBUG=1 .venv/bin/python tests/screenshots.py [--out DIR]
 
-Starts daphne on a throwaway SQLite database (migrated, ``seed_demo``, a few
+Starts the server (python -m skilllink.serve) on a throwaway SQLite database (migrated, ``seed_demo``, a few
 notifications for "ada"), logs in as ada and saves PNGs named
 ``<page>-<theme>-<device>.png`` into ``artifacts/screens/``. Not a test: it is for
 looking at the pages.

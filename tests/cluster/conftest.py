@@ -1,4 +1,4 @@
-"""Two daphne processes sharing Redis: what one process's code sends, sockets on both get.
+"""Two server processes sharing Redis: what one process's code sends, sockets on both get.
 
 The test process joins the cluster by switching its own channel layer to the same
 Redis pub/sub layer the servers build from ``REDIS_URL``.

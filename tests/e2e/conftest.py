@@ -1,4 +1,4 @@
-"""Browser tests: Debian's Chromium driven by Playwright (sync API) against daphne.
+"""Browser tests: Debian's Chromium driven by Playwright (sync API) against the real server (uvicorn).
 
 The server is a separate process on the test database (``tests.live_server``), so
 tests use ``transactional_db``: what they write is committed and the server sees it.
@@ -65,7 +65,7 @@ def _allow_async_unsafe(monkeypatch):
 
 @pytest.fixture
 def start_server(transactional_db):
-    """``start_server(redis_url=None) -> Server``: daphne on the test DB, stopped afterwards."""
+    """``start_server(redis_url=None) -> Server``: a server on the test DB, stopped afterwards."""
     with live_servers() as start:
         yield start
 

@@ -6,7 +6,7 @@ learner's session page turns "Scheduled" live. Neither page is reloaded for its
 live update. A free learner at the quota is sent to the plans page, upgrades, and
 books.
 
-Everything the browsers do runs in the one daphne process, so its in-memory channel
+Everything the browsers do runs in the one server process, so its in-memory channel
 layer carries the pushes; no Redis is needed.
 """
 

@@ -7,7 +7,7 @@ plays the other's video, chat crosses (escaped), the camera toggle stops the
 outgoing track and brings it back without renegotiating, and ending the session
 completes the booking while the other side sees that it ended.
 
-Both pages talk to one daphne process, so its in-memory channel layer carries the
+Both pages talk to one server process, so its in-memory channel layer carries the
 room's frames; no Redis is needed.
 """
 
