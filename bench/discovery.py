@@ -89,7 +89,7 @@ def run(data: Dataset, *, backend: str, n: int, warmup: int, explain: dict) -> l
         )
     )
 
-    # Open slots for a skill in a week (at most 500 returned by the selector).
+    # Open slots for a skill in a week (one page: the API's default limit, 100).
     params = [{"skill": rng.choice(skills), **_week(rng, data)} for _ in range(n + warmup)]
     timings = measure.run(
         (lambda p=p: logged_in.get(f"/api/slots/?{urlencode(p)}") for p in params),
