@@ -60,9 +60,9 @@ class ChatWriter:
                     if not future.done():
                         future.set_exception(error)
                 continue
-            for (_, future), message in zip(batch, saved, strict=True):
+            for (_, future), message_id in zip(batch, saved, strict=True):
                 if not future.done():
-                    future.set_result(message.pk)
+                    future.set_result(message_id)
 
 
 chat_writer = ChatWriter()

@@ -22,7 +22,6 @@ from django.utils import timezone
 
 from meetings import selectors, services
 from meetings.chat_writer import chat_writer
-from meetings.models import ChatMessage
 from scheduling.transitions import booking_complete, room_window
 from skilllink.errors import AppError
 from skilllink.ratelimit import parse_rate, rate_limit_hit_local
@@ -154,16 +153,15 @@ class RoomConsumer(JsonSocketConsumer):
                     "chat_not_saved", "Your message could not be saved. Please send it again."
                 )
             else:
-                message = ChatMessage(
-                    pk=message_id,
-                    booking_id=self.booking_id,
-                    sender=self.user,
+                payload = selectors.chat_payload(
+                    message_id=message_id,
+                    sender_id=self.user.pk,
+                    sender_name=self.user.username,
                     text=text,
                     sent_at=sent_at,
                 )
                 await self.channel_layer.group_send(
-                    self.group,
-                    {"type": "chat.message", "message": selectors.chat_message_payload(message)},
+                    self.group, {"type": "chat.message", "message": payload}
                 )
             finally:
                 self.chat_outbox.task_done()

@@ -1,5 +1,6 @@
 """Reads for meetings: chat history and who is in the room."""
 
+from datetime import datetime
 from typing import Any
 
 from meetings.models import ChatMessage, RoomVisit
@@ -7,14 +8,27 @@ from meetings.models import ChatMessage, RoomVisit
 HISTORY_LIMIT = 200
 
 
-def chat_message_payload(message: ChatMessage) -> dict[str, Any]:
+def chat_payload(
+    *, message_id: int, sender_id: int, sender_name: str, text: str, sent_at: datetime
+) -> dict[str, Any]:
+    """A chat message as sockets and the API show it."""
     return {
-        "id": message.pk,
-        "sender": message.sender_id,
-        "sender_name": message.sender.username,
-        "text": message.text,
-        "sent_at": message.sent_at.isoformat(),
+        "id": message_id,
+        "sender": sender_id,
+        "sender_name": sender_name,
+        "text": text,
+        "sent_at": sent_at.isoformat(),
     }
+
+
+def chat_message_payload(message: ChatMessage) -> dict[str, Any]:
+    return chat_payload(
+        message_id=message.pk,
+        sender_id=message.sender_id,
+        sender_name=message.sender.username,
+        text=message.text,
+        sent_at=message.sent_at,
+    )
 
 
 def chat_messages(*, booking_id: int, limit: int = 1000):

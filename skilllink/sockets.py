@@ -17,12 +17,15 @@ Sending is safe against the two ways a socket goes away under a consumer:
 
 import asyncio
 import contextlib
+import functools
 import logging
 from typing import Any
 
 import orjson
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 
 from skilllink.errors import AppError
@@ -34,9 +37,54 @@ logger = logging.getLogger(__name__)
 CLOSE_TOO_SLOW = 4008
 
 
+# Client frames read ahead of the consumer at most: beyond this the reader waits, so
+# uvicorn's own bounded queue fills and it stops reading the socket (backpressure).
+INBOX_SIZE = 64
+
+
 class JsonSocketConsumer(AsyncWebsocketConsumer):
     max_frame_bytes = 16 * 1024
     socket_gone = False  # closed by either side: nothing more can be sent
+
+    async def __call__(self, scope, receive, send):
+        """Channels' ``AsyncConsumer.__call__`` with a cheaper event loop.
+
+        Stock Channels waits on its two sources (the client, the channel layer) with
+        ``asyncio.wait`` and a new task per message; here one long-lived reader per
+        source feeds a bounded inbox that the consumer drains in arrival order. Same
+        contract: messages are dispatched one at a time, ``StopConsumer`` ends it,
+        and on exit the readers are cancelled (the channel layer then unsubscribes).
+        """
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.base_send = send
+        sources = [receive]
+        if self.channel_layer is not None:
+            self.channel_name = await self.channel_layer.new_channel()
+            self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
+            sources.append(self.channel_receive)
+        inbox: asyncio.Queue = asyncio.Queue(maxsize=INBOX_SIZE)
+
+        async def read(source) -> None:
+            try:
+                while True:
+                    await inbox.put((await source(), None))
+            except Exception as error:  # noqa: BLE001 - raised by the consumer's loop
+                await inbox.put((None, error))
+
+        readers = [asyncio.create_task(read(source)) for source in sources]
+        try:
+            while True:
+                message, error = await inbox.get()
+                if error is not None:
+                    raise error
+                await self.dispatch(message)
+        except StopConsumer:
+            pass
+        finally:
+            for reader in readers:
+                reader.cancel()
+            await asyncio.gather(*readers, return_exceptions=True)
 
     async def dispatch(self, message):
         """Channels' dispatch without its per-message ``close_old_connections``.
@@ -63,7 +111,8 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
             message = None
         if message is not None:
             try:
-                await asyncio.wait_for(self.base_send(message), settings.SOCKET_SEND_TIMEOUT)
+                async with asyncio.timeout(settings.SOCKET_SEND_TIMEOUT):
+                    await self.base_send(message)
             except TimeoutError:
                 logger.warning(
                     "Closing %s: the client read nothing for %.0f s",
