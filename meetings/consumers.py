@@ -30,6 +30,12 @@ from skilllink.sockets import JsonSocketConsumer
 
 logger = logging.getLogger(__name__)
 
+
+def meeting_inbox_group(booking_id: int, user_id: int) -> str:
+    """One participant's sockets in one room: what only they should receive."""
+    return f"meeting.{booking_id}.to.{user_id}"
+
+
 CLOSE_ROOM_ENDED = 4000
 # On disconnect, messages already accepted still get broadcast (they are saved):
 # wait this long for the last ones.
@@ -58,10 +64,12 @@ class RoomConsumer(JsonSocketConsumer):
             await self.refuse_forbidden()
             return
         self.group = meeting_group(self.booking_id)
+        self.inbox = meeting_inbox_group(self.booking_id, self.user.pk)
         self.other_id = (
             booking.teacher_id if booking.learner_id == self.user.pk else booking.learner_id
         )
         await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.channel_layer.group_add(self.inbox, self.channel_name)
         await self.accept()
         _, closes = room_window(booking)
         self.closes_at = closes
@@ -103,6 +111,7 @@ class RoomConsumer(JsonSocketConsumer):
             return
         await database_sync_to_async(services.room_leave)(visit_id=self.visit.pk)
         await self.channel_layer.group_discard(self.group, self.channel_name)
+        await self.channel_layer.group_discard(self.inbox, self.channel_name)
         await self._broadcast_presence()
 
     async def _broadcast_presence(self):
@@ -160,8 +169,12 @@ class RoomConsumer(JsonSocketConsumer):
                     text=text,
                     sent_at=sent_at,
                 )
+                # The sender's copy goes straight down this socket; only the other
+                # participant's copy crosses the channel layer (their inbox group).
+                await self.send_json({"type": "chat.message", "message": payload})
                 await self.channel_layer.group_send(
-                    self.group, {"type": "chat.message", "message": payload}
+                    meeting_inbox_group(self.booking_id, self.other_id),
+                    {"type": "chat.message", "message": payload},
                 )
             finally:
                 self.chat_outbox.task_done()
