@@ -27,7 +27,7 @@ import secrets
 import sys
 import time
 
-from bench.chat import database, prepare, table
+from bench.chat import BASE_DIR, database, prepare, table, write_results
 from bench.stats import percentile
 
 CHROMIUM = "/usr/lib/chromium/chromium"
@@ -211,6 +211,14 @@ def main(argv: list[str] | None = None) -> int:
     rows = run(args.quick, runs=None if args.quick else args.runs)
     print()
     print(table(rows))
+    if not args.quick:
+        write_results(
+            BASE_DIR / "bench" / "results-room.md",
+            "Meeting room: Join to connected (issue 5b)",
+            rows,
+            "How: `python -m bench.room_connect` (see its docstring): two Chromium pages "
+            "with fake camera and microphone, loopback, host ICE candidates only.",
+        )
     return 0 if all(row["pass"] for row in rows) else 1
 
 
