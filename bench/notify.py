@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bench import measure, servers
+from bench.chat import run_generator
 from bench.data import HORIZON_DAYS, Dataset, users
 from bench.rawhttp import HttpConnection
 from bench.stats import Result, percentile
@@ -288,7 +289,7 @@ def run(data: Dataset, *, backend: str, database_url: str, plan: Plan, meta: dic
             redis_url=REDIS_URL,
             redis_prefix=prefix,
         ) as pair:
-            outcome = asyncio.run(_run_async(setup, pair, plan))
+            outcome = run_generator(_run_async(setup, pair, plan))
             logs = "\n".join(s.output() for s in pair)
             tracebacks = logs.count("Traceback")
             if tracebacks:
