@@ -50,6 +50,7 @@ class RoomConsumer(JsonSocketConsumer):
         self.visit = None
         self.close_task = None
         self.chat_outbox: asyncio.Queue | None = None
+        self.own_connections = 1  # this user's sockets in the room, from presence
         self.publisher: asyncio.Task | None = None
         if not self.user.is_authenticated:
             await self.refuse_unauthenticated()
@@ -115,11 +116,16 @@ class RoomConsumer(JsonSocketConsumer):
         await self._broadcast_presence()
 
     async def _broadcast_presence(self):
-        participants = await database_sync_to_async(selectors.room_participants)(
+        connections = await database_sync_to_async(selectors.room_connections)(
             booking_id=self.booking_id
         )
         await self.channel_layer.group_send(
-            self.group, {"type": "presence.changed", "participants": participants}
+            self.group,
+            {
+                "type": "presence.changed",
+                "participants": sorted(connections),
+                "connections": [[user_id, n] for user_id, n in connections.items()],
+            },
         )
 
     async def _window_over(self):
@@ -170,12 +176,17 @@ class RoomConsumer(JsonSocketConsumer):
                     sent_at=sent_at,
                 )
                 # The sender's copy goes straight down this socket; only the other
-                # participant's copy crosses the channel layer (their inbox group).
-                await self.send_json({"type": "chat.message", "message": payload})
+                # participant's copy crosses the channel layer (their inbox group), and
+                # the sender's own inbox only when they are here in another tab too.
+                event = {"type": "chat.message", "message": payload}
+                await self.send_json(event)
                 await self.channel_layer.group_send(
-                    meeting_inbox_group(self.booking_id, self.other_id),
-                    {"type": "chat.message", "message": payload},
+                    meeting_inbox_group(self.booking_id, self.other_id), event
                 )
+                if self.own_connections > 1:
+                    await self.channel_layer.group_send(
+                        self.inbox, {**event, "origin": self.channel_name}
+                    )
             finally:
                 self.chat_outbox.task_done()
 
@@ -193,6 +204,8 @@ class RoomConsumer(JsonSocketConsumer):
     # --- Events from the group -------------------------------------------------------
 
     async def chat_message(self, event):
+        if event.get("origin") == self.channel_name:
+            return  # this socket's own message, already shown here
         await self.send_json({"type": "chat.message", "message": event["message"]})
 
     async def signal_relay(self, event):
@@ -200,6 +213,7 @@ class RoomConsumer(JsonSocketConsumer):
             await self.send_json({"type": "signal", "from": event["from"], "data": event["data"]})
 
     async def presence_changed(self, event):
+        self.own_connections = dict(event.get("connections", ())).get(self.user.pk, 1)
         await self.send_json({"type": "presence", "participants": event["participants"]})
 
     async def room_ended(self, event):

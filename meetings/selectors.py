@@ -46,6 +46,16 @@ def chat_history(*, booking_id: int, limit: int = HISTORY_LIMIT) -> list[dict[st
     return [chat_message_payload(m) for m in chat_messages(booking_id=booking_id, limit=limit)]
 
 
+def room_connections(*, booking_id: int) -> dict[int, int]:
+    """Open visits (sockets) per user in the room."""
+    counts: dict[int, int] = {}
+    for user_id in RoomVisit.objects.filter(
+        booking_id=booking_id, left_at__isnull=True
+    ).values_list("user_id", flat=True):
+        counts[user_id] = counts.get(user_id, 0) + 1
+    return counts
+
+
 def room_participants(*, booking_id: int) -> list[int]:
     """Users with an open visit, in a stable order."""
     return sorted(

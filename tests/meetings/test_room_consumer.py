@@ -271,3 +271,27 @@ async def test_messages_sent_just_before_leaving_still_reach_the_other_side(sett
             texts.append(frame["message"]["text"])
     assert texts == [f"bye {n}" for n in range(10)]
     await teacher_socket.disconnect()
+
+
+async def test_a_message_reaches_the_senders_other_tab_once_and_the_sender_once():
+    booking, learner, teacher = await scheduled()
+    first_tab, _ = await enter(learner, booking.pk)
+    second_tab, _ = await enter(learner, booking.pk)
+    teacher_socket, _ = await enter(teacher, booking.pk)
+    # Wait until the first tab has heard of the second (presence counts sockets).
+    for _ in range(6):
+        frame = await first_tab.receive_json_from(timeout=2)
+        if frame["type"] == "presence" and frame["participants"] == sorted(
+            [learner.pk, teacher.pk]
+        ):
+            break
+    await first_tab.send_json_to({"type": "chat.send", "text": "from tab one"})
+    for socket in (first_tab, second_tab, teacher_socket):
+        message = (await until(socket, "chat.message"))["message"]
+        assert message["text"] == "from tab one"
+    for socket in (first_tab, second_tab, teacher_socket):
+        while not await socket.receive_nothing(timeout=0.3):
+            frame = await socket.receive_json_from()
+            assert frame["type"] != "chat.message", frame  # exactly one copy each
+    for socket in (first_tab, second_tab, teacher_socket):
+        await socket.disconnect()
