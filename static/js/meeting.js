@@ -479,6 +479,7 @@ $("[data-chat-form]").addEventListener("submit", (event) => {
     note(chatError, "Not connected — reconnecting. Your message was kept.");
     return;
   }
+  state.unconfirmedChat = text;
   chatInput.value = "";
   note(chatError, "");
 });
@@ -544,6 +545,7 @@ function onFrame(frame) {
       onSignal(frame.data);
       break;
     case "chat.message":
+      if (frame.message.sender === config.userId) state.unconfirmedChat = null;
       renderMessage(frame.message);
       break;
     case "room.ended":
@@ -553,8 +555,12 @@ function onFrame(frame) {
       endRoom(frame.detail);
       break;
     case "error":
-      if (["rate_limited", "invalid", "frame_too_large"].includes(frame.code)) note(chatError, frame.detail);
-      else showToast(frame.detail, "error");
+      if (["rate_limited", "invalid", "frame_too_large", "chat_not_saved"].includes(frame.code)) {
+        note(chatError, frame.detail);
+        // The refused message comes back into the box, unless something new was typed.
+        if (state.unconfirmedChat && !chatInput.value) chatInput.value = state.unconfirmedChat;
+        state.unconfirmedChat = null;
+      } else showToast(frame.detail, "error");
       break;
   }
 }

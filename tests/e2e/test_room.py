@@ -346,3 +346,21 @@ def test_stranger_gets_404_for_the_room(room_server, new_page):
     assert response is not None and response.status == 404
     expect(page.locator("[data-room]")).to_have_count(0)
     assert Booking.objects.get(pk=booking.pk).status == "scheduled"
+
+
+def test_a_refused_chat_message_comes_back_into_the_box(start_server, new_page):
+    server = start_server(extra_env={**NO_ICE_SERVERS, "CHAT_RATE_LIMIT": "2/60"})
+    booking, learner, _ = scheduled_booking()
+    page = new_page()
+    log_in(page, server.url, learner.username)
+    open_room(page, server.url, booking.pk)
+    page.get_by_role("button", name="Join now").click()
+    for text in ("one", "two"):
+        chat(page, text)
+        expect(page.locator(".chat-message.mine", has_text=text)).to_have_count(1)
+    box = page.locator("[data-chat-input]")
+    box.fill("three, too fast")
+    box.press("Enter")
+    expect(page.locator("[data-chat-error]")).to_contain_text("too fast")
+    expect(box).to_have_value("three, too fast")
+    expect(page.locator(".chat-message.mine")).to_have_count(2)
