@@ -184,6 +184,7 @@ def load(scale: Scale, *, seed: int = 42) -> Dataset:
     from accounts.models import Skill, TeacherSkill, User
     from accounts.services import skill_slug
     from credits.models import TeacherRating
+    from credits.services import teacher_skill_scores_store
     from scheduling.models import AvailabilitySlot, Booking
 
     started = time.perf_counter()
@@ -235,6 +236,9 @@ def load(scale: Scale, *, seed: int = 42) -> Dataset:
                     total = min(round(count * average), 5 * count)
                     ratings.append(TeacherRating(teacher=teacher, count=count, total=total))
             _bulk(TeacherRating, ratings)
+            # bulk_create bypasses TeacherSkill.save(): store the ranking scores as
+            # rating_submit would have.
+            teacher_skill_scores_store()
 
             # Slots: the 60 days are cut into one bucket per slot; each slot lies
             # inside its bucket, so a teacher's slots never overlap.

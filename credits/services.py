@@ -1,11 +1,13 @@
 """Writes for credits: ratings (the ledger arrives with its own issue)."""
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 
-from accounts.models import User
+from accounts.models import TeacherSkill, User
 from accounts.services import notification_send
 from credits.models import Rating, TeacherRating
+from credits.selectors import PRIOR_MEAN, teacher_score_expression
 from scheduling.models import Booking
 from scheduling.transitions import booking_get_for_user
 from skilllink.errors import Conflict, Forbidden, ValidationFailed
@@ -40,6 +42,7 @@ def rating_submit(*, booking_id: int, learner: User, stars: int, feedback: str =
     TeacherRating.objects.filter(teacher_id=booking.teacher_id).update(
         count=F("count") + 1, total=F("total") + stars
     )
+    teacher_skill_scores_store(teacher_id=booking.teacher_id)
     notification_send(
         user=booking.teacher,
         kind="rating.received",
@@ -48,3 +51,18 @@ def rating_submit(*, booking_id: int, learner: User, stars: int, feedback: str =
         url=f"/sessions/{booking.pk}/",
     )
     return rating
+
+
+def teacher_skill_scores_store(*, teacher_id: int | None = None) -> int:
+    """Write the current ranking score into the ``TeacherSkill`` rows of one teacher (or,
+    without ``teacher_id``, of every teacher: after bulk loads that bypass ``save()``).
+
+    One UPDATE; call in the transaction that changed the teacher's ``TeacherRating``.
+    """
+    rows = TeacherSkill.objects.all()
+    if teacher_id is not None:
+        rows = rows.filter(teacher_id=teacher_id)
+    summary = TeacherRating.objects.filter(teacher=OuterRef("teacher")).annotate(
+        score=teacher_score_expression(summary="")
+    )
+    return rows.update(score=Coalesce(Subquery(summary.values("score")[:1]), Value(PRIOR_MEAN)))

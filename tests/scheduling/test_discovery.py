@@ -102,10 +102,12 @@ def test_unknown_teacher_is_404():
 def _rate(teacher, *, count: int, total: int) -> None:
     """A rating summary as ``rating_submit`` leaves it (without booking that many sessions)."""
     from credits.models import TeacherRating
+    from credits.services import teacher_skill_scores_store
 
     TeacherRating.objects.update_or_create(
         teacher=teacher, defaults={"count": count, "total": total}
     )
+    teacher_skill_scores_store(teacher_id=teacher.pk)
 
 
 def test_page_edges_split_a_tie_group_by_soonest_open_slot_then_id():
@@ -147,3 +149,63 @@ def test_a_tie_group_longer_than_the_lookahead_is_ranked_whole(monkeypatch):
     assert [t["username"] for t in teachers(skill="python", limit=2)] == expected[:2]
     assert [t["username"] for t in teachers(skill="python", limit=2, offset=2)] == expected[2:4]
     assert [t["username"] for t in teachers(limit=3, offset=1)] == expected[1:4]
+
+
+def test_ranking_matches_a_brute_force_order_on_every_page(monkeypatch):
+    import random
+
+    from django.utils import timezone
+
+    from credits.selectors import teacher_score
+    from scheduling import selectors
+    from scheduling.models import AvailabilitySlot
+    from scheduling.services.bookings import booking_request
+    from tests.factories import make_learner
+
+    rng = random.Random(7)
+    totals = [None, None, None, (2, 7), (5, 27), (5, 27), (1, 5), (10, 42), (3, 6), (4, 20)]
+    people = []
+    for i, rating in enumerate(totals * 2):
+        skills = ("Python", "Guitar") if i % 3 else ("Python",)
+        teacher = make_teacher_with_skills(*skills, username=f"t{i:02d}")
+        if rating:
+            _rate(teacher, count=rating[0], total=rating[1])
+        for day in rng.sample(range(1, 20), rng.choice([0, 1, 2])):
+            make_slot(
+                teacher,
+                start=in_future(days=day, hours=i % 5),
+                skill_slug=rng.choice([None, "python", "guitar"]) if i % 3 else None,
+            )
+        people.append((teacher, rating))
+    gone = make_teacher_with_skills("Python", username="gone")
+    gone.is_active = False
+    gone.save()
+    booked = AvailabilitySlot.objects.filter(teacher=people[0][0]).first()
+    if booked:
+        booking_request(learner=make_learner(), slot_id=booked.pk)
+
+    now = timezone.now()
+
+    def next_open(teacher):
+        starts = [
+            s.start
+            for s in AvailabilitySlot.objects.filter(teacher=teacher, start__gt=now)
+            if s.skill is None or s.skill.slug == "python"
+            if not s.bookings.filter(status__in=["requested", "scheduled", "in_progress"]).exists()
+        ]
+        return min(starts) if starts else None
+
+    def key(entry):
+        teacher, rating = entry
+        score = teacher_score(count=rating[0], total=rating[1]) if rating else 3.5
+        soonest = next_open(teacher)
+        return (-score, soonest is None, soonest or now, teacher.pk)
+
+    order = [t.username for t, _ in sorted(people, key=key)]
+    for lookahead in (1, 20):
+        monkeypatch.setattr(selectors, "RANKING_LOOKAHEAD", lookahead)
+        for offset in range(0, len(order), 3):
+            for limit in (1, 4, 7):
+                page = teachers(skill="python", limit=limit, offset=offset)
+                assert [t["username"] for t in page] == order[offset : offset + limit]
+    assert [t["username"] for t in teachers(skill="python", limit=100)] == order
