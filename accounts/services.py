@@ -19,7 +19,7 @@ from accounts.selectors import (
 )
 from skilllink.errors import Forbidden, NotFound, ValidationFailed
 from skilllink.ratelimit import parse_rate, rate_limit_hit
-from skilllink.realtime import send_on_commit, user_group
+from skilllink.realtime import send_all_on_commit, send_on_commit, user_group
 
 ROLES = {"learner": (True, False), "teacher": (False, True), "both": (True, True)}
 
@@ -277,10 +277,16 @@ def notification_send(
     return notification
 
 
-def notifications_send(*, notices: Sequence[tuple[User, dict[str, str]]]) -> list[Notification]:
+def notifications_send(
+    *,
+    notices: Sequence[tuple[User, dict[str, str]]],
+    pushes_before: Sequence[tuple[str, dict]] = (),
+) -> list[Notification]:
     """``notification_send`` for several at once: one INSERT, each pushed after commit.
 
     ``notices`` are ``(user, {"kind", "title", "body"?, "url"?})`` pairs, stored in order.
+    ``pushes_before`` are other ``(group, event)`` pushes of the same change, sent first:
+    all of them leave in one hop to the event loop.
     """
     rows = Notification.objects.bulk_create(
         [
@@ -294,11 +300,21 @@ def notifications_send(*, notices: Sequence[tuple[User, dict[str, str]]]) -> lis
             for user, notice in notices
         ]
     )
-    for notification in rows:
-        send_on_commit(
-            user_group(notification.user_id),
-            {"type": "notification.created", "notification": notification_payload(notification)},
-        )
+    send_all_on_commit(
+        [
+            *pushes_before,
+            *(
+                (
+                    user_group(notification.user_id),
+                    {
+                        "type": "notification.created",
+                        "notification": notification_payload(notification),
+                    },
+                )
+                for notification in rows
+            ),
+        ]
+    )
     return rows
 
 

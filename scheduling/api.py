@@ -256,20 +256,15 @@ class TeacherSerializer(serializers.Serializer):
     next_open_slot = serializers.DateTimeField(allow_null=True)
 
 
-def teacher_payload(teacher) -> dict:
+def teacher_payload(teacher: selectors.TeacherCard) -> dict:
     return {
         "id": teacher.pk,
         "username": teacher.username,
         "bio": teacher.bio,
         "timezone": teacher.timezone,
         "skills": [
-            {
-                "slug": ts.skill.slug,
-                "name": ts.skill.name,
-                "level": ts.level,
-                "blurb": ts.blurb,
-            }
-            for ts in teacher.teacher_skills.all()
+            {"slug": ts.slug, "name": ts.name, "level": ts.level, "blurb": ts.blurb}
+            for ts in teacher.skills
         ],
         "rating": rating_summary(count=teacher.rating_count, total=teacher.rating_total),
         "next_open_slot": teacher.next_open_slot.isoformat() if teacher.next_open_slot else None,

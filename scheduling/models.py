@@ -16,8 +16,10 @@ class AvailabilitySlot(models.Model):
     teacher's row and, on PostgreSQL, by an exclusion constraint (migration 0002).
     """
 
+    # Indexed by slot_teacher_start: a second index on the teacher alone only tempted
+    # PostgreSQL to read all of a teacher's slots and filter them by time.
     teacher = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="slots"
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="slots", db_index=False
     )
     skill = models.ForeignKey(
         "accounts.Skill", null=True, blank=True, on_delete=models.SET_NULL, related_name="slots"

@@ -2,23 +2,21 @@
 
 import heapq
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.db import connection
 from django.db.models import (
-    BooleanField,
     Count,
     Exists,
-    ExpressionWrapper,
     F,
     Min,
     OuterRef,
-    Prefetch,
     Q,
     QuerySet,
     Subquery,
-    Value,
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -117,7 +115,12 @@ def slots_list(
             )
             for pk, teacher, begins, ends, skill_id, slug, name in rows
         ]
-    skill = Skill.objects.filter(slug=skill_slug).annotate(teachers=Count("teacher_skills")).first()
+    # Whether more than SLOTS_BY_TEACHER_MAX teach it, read from the index (not a full count).
+    beyond = TeacherSkill.objects.filter(skill=OuterRef("pk")).order_by().values("teacher_id")
+    limit_teachers = slice(SLOTS_BY_TEACHER_MAX, SLOTS_BY_TEACHER_MAX + 1)
+    skill = (
+        Skill.objects.filter(slug=skill_slug).annotate(many=Exists(beyond[limit_teachers])).first()
+    )
     if skill is None:
         return []
     # The two halves of "fits the skill", each read in index order and merged: the
@@ -126,7 +129,7 @@ def slots_list(
     teaches = TeacherSkill.objects.filter(skill=skill)
     if teacher_id is not None:
         any_skill = qs.filter(Exists(teaches.filter(teacher_id=teacher_id)), skill__isnull=True)
-    elif skill.teachers <= SLOTS_BY_TEACHER_MAX:
+    elif not skill.many:
         # Few teachers: their slots by (teacher, start). "No skill" is written so that
         # the (skill, start) index does not apply and tempt the planner away from that.
         any_skill = qs.alias(no_skill=Coalesce(F("skill_id"), 0)).filter(
@@ -185,73 +188,198 @@ def open_slots_for_skill(
     learner: User | None = None,
     now: datetime | None = None,
     limit: int = 25,
-) -> list[AvailabilitySlot]:
-    """Open slots overlapping the window for ``skill``, best teacher first, then earliest, then id.
+) -> Iterator[AvailabilitySlot]:
+    """Open slots overlapping the window for ``skill``, best teacher first, then earliest, then id
+    (at most ``limit``), read lazily: a caller that stops after the first reads the least.
 
     With ``learner``: not the learner's own slots, nor slots overlapping their active
     sessions (call under ``learner_lock`` for that to hold). Slots come with ``teacher``
     and ``score``.
 
     The order starts with the score, so the teachers are taken best first, a tier at a
-    time (``MATCH_TEACHER_TIERS``), and only their slots are read: a tier's candidates
-    are exactly the head of the full order when every teacher scoring less is left for
-    the next tier (the tie group at a tier's edge moves to the next one whole).
+    time (``MATCH_TEACHER_TIERS``, from the stored scores' index), and only their slots
+    are read: a tier's candidates are exactly the head of the full order when every
+    teacher scoring less is left for the next tier (the tie group at a tier's edge moves
+    to the next one whole). The next tier is read only when the caller asks for more.
     """
     now = now or timezone.now()
-    slots = (
-        slots_open(now)
-        .filter(
-            start__lt=window_end,
-            end__gt=window_start,
-            start__gt=window_start - SLOT_MAX_LENGTH,  # redundant bound for the index
-        )
-        .select_related("teacher")
-        .annotate(score=teacher_score_expression(prefix="teacher__"))
-        .order_by("-score", "start", "id")
-    )
     # Design: "a teacher who teaches that skill" (an active account listing it).
-    teachers = User.objects.filter(is_active=True, teacher_skills__skill=skill).annotate(
-        score=teacher_score_expression()
-    )
+    teachers = TeacherSkill.objects.filter(skill=skill, teacher__is_active=True)
     if learner is not None:
-        teachers = teachers.exclude(pk=learner.pk)
-        # A session overlapping a candidate (which starts after window_start minus the
-        # longest slot) started after window_start minus twice that: an index bound.
-        overlapping = {
-            "status__in": Booking.ACTIVE_STATUSES,
-            "start__lt": OuterRef("end"),
-            "start__gt": window_start - 2 * SLOT_MAX_LENGTH,
-            "end__gt": OuterRef("start"),
-        }
-        slots = slots.exclude(
-            Exists(Booking.objects.filter(learner=learner, **overlapping))
-        ).exclude(Exists(Booking.objects.filter(teacher=learner, **overlapping)))
-    found: list[AvailabilitySlot] = []
+        teachers = teachers.exclude(teacher_id=learner.pk)
+    given, edge = 0, None
     for tier in (*MATCH_TEACHER_TIERS, None):
-        ranked = teachers.order_by("-score", "pk").values_list("pk", "score")
         if tier is None:  # everyone left (by subquery: no list of thousands of ids)
-            rest = slots.filter(Q(skill=skill) | Q(skill__isnull=True))
-            found += rest.filter(teacher__in=teachers.values("pk"))[: limit - len(found)]
-            return found
-        ranked = list(ranked[:tier])
+            yield from _match_candidates(
+                skill_id=skill.pk,
+                teacher_ids=None,
+                score_at_most=edge,
+                window=(window_start, window_end),
+                learner_id=None if learner is None else learner.pk,
+                now=now,
+                limit=limit - given,
+            )
+            return
+        ranked = list(
+            teachers.order_by("-score", "teacher_id").values_list("teacher_id", "score")[:tier]
+        )
         last_tier = len(ranked) < tier
         edge = None if last_tier else ranked[-1][1]
         group = [pk for pk, score in ranked if edge is None or score > edge]
         if group:
-            # "This skill or any" written so that no index on skill applies: the
-            # database then reads these few teachers' slots by (teacher, start).
-            fits = slots.alias(fit=Coalesce(F("skill_id"), Value(skill.pk))).filter(fit=skill.pk)
-            found += fits.filter(teacher_id__in=group)[: limit - len(found)]
-        if last_tier or len(found) >= limit:
-            return found
+            for slot in _match_candidates(
+                skill_id=skill.pk,
+                teacher_ids=group,
+                score_at_most=None,
+                window=(window_start, window_end),
+                learner_id=None if learner is None else learner.pk,
+                now=now,
+                limit=limit - given,
+            ):
+                yield slot
+                given += 1
+        if last_tier or given >= limit:
+            return
         teachers = teachers.filter(score__lte=edge)
-    return found
 
 
-# What teacher cards and the teachers API show (the rest of the user row stays unread).
-TEACHER_CARD_FIELDS = ("id", "username", "bio", "timezone")
+def _match_candidates(
+    *,
+    skill_id: int,
+    teacher_ids: list[int] | None,
+    score_at_most: float | None,
+    window: tuple[datetime, datetime],
+    learner_id: int | None,
+    now: datetime,
+    limit: int,
+) -> Iterator[AvailabilitySlot]:
+    """One tier's candidates for ``open_slots_for_skill``: of ``teacher_ids``, or (None) of
+    every active teacher of the skill scoring at most ``score_at_most`` but the learner.
+
+    Hand-written SQL (portable: SQLite and PostgreSQL): built through the ORM, this one
+    statement took longer to assemble and compile in Python than to run.
+    """
+    window_start, window_end = window
+    adapt = connection.ops.adapt_datetimefield_value
+    statuses = list(Booking.ACTIVE_STATUSES)
+    in_statuses = ", ".join(["%s"] * len(statuses))
+    params: list[Any] = [skill_id]
+    if teacher_ids is not None:
+        # "This skill or any" written so that no index on skill applies: the database
+        # then reads these few teachers' slots by (teacher, start).
+        who = f"s.teacher_id IN ({', '.join(['%s'] * len(teacher_ids))}) AND COALESCE(s.skill_id, %s) = %s"
+        params += [*teacher_ids, skill_id, skill_id]
+    else:
+        who = (
+            "(s.skill_id = %s OR s.skill_id IS NULL) AND ts.score <= %s AND s.teacher_id <> %s"
+            " AND s.teacher_id IN (SELECT u.id FROM accounts_user u WHERE u.is_active = %s)"
+        )
+        params += [skill_id, score_at_most, learner_id or 0, True]
+    # start > window_start minus the longest slot: a redundant bound for the index.
+    params += [adapt(now), adapt(window_start - SLOT_MAX_LENGTH), adapt(window_end)]
+    params += [adapt(window_start), *statuses]
+    overlap = ""
+    if learner_id is not None:
+        # A session overlapping a candidate (which starts after window_start minus the
+        # longest slot) started after window_start minus twice that: an index bound.
+        bound = adapt(window_start - 2 * SLOT_MAX_LENGTH)
+        overlap = "".join(
+            f" AND NOT EXISTS (SELECT 1 FROM scheduling_booking o WHERE o.{role} = %s"  # noqa: S608
+            f' AND o.status IN ({in_statuses}) AND o.start < s."end" AND o.start > %s'
+            ' AND o."end" > s.start)'
+            for role in ("learner_id", "teacher_id")
+        )
+        params += [learner_id, *statuses, bound, learner_id, *statuses, bound]
+    params.append(limit)
+    # Only placeholders and fixed names are formatted in; every value travels as a param.
+    sql = (
+        'SELECT s.id, s.teacher_id, s.skill_id, s.start, s."end", s.created_at, ts.score,'  # noqa: S608
+        " t.username AS teacher_username, t.timezone AS teacher_timezone"
+        " FROM scheduling_availabilityslot s JOIN accounts_teacherskill ts"
+        " ON ts.teacher_id = s.teacher_id AND ts.skill_id = %s"
+        " JOIN accounts_user t ON t.id = s.teacher_id"
+        f' WHERE {who} AND s.start > %s AND s.start > %s AND s.start < %s AND s."end" > %s'
+        " AND NOT EXISTS (SELECT 1 FROM scheduling_booking b WHERE b.slot_id = s.id"
+        f" AND b.status IN ({in_statuses})){overlap}"
+        " ORDER BY ts.score DESC, s.start, s.id LIMIT %s"
+    )
+    for slot in AvailabilitySlot.objects.raw(sql, params):
+        # The teacher as booking needs it (the other fields load if anything asks).
+        slot.teacher = User.from_db(
+            slot._state.db,
+            ["id", "username", "timezone"],
+            [slot.teacher_id, slot.teacher_username, slot.teacher_timezone],
+        )
+        yield slot
+
+
+@dataclass(frozen=True, slots=True)
+class TaughtSkill:
+    """One skill on a teacher card: plain values, no ORM instance."""
+
+    slug: str
+    name: str
+    level: str
+    blurb: str
+
+    @property
+    def level_label(self) -> str:
+        return TeacherSkill.Level(self.level).label
+
+
+@dataclass(frozen=True, slots=True)
+class TeacherCard:
+    """A teacher as lists, the profile page and the teachers API show them."""
+
+    id: int
+    username: str
+    bio: str
+    timezone: str
+    rating_count: int
+    rating_total: int
+    next_open_slot: datetime | None
+    skills: tuple[TaughtSkill, ...]
+
+    @property
+    def pk(self) -> int:
+        return self.id
+
+
 # Rows read past the page to find where its last tie group (equal score) ends.
 RANKING_LOOKAHEAD = 20
+
+
+def _next_open_slot(now: datetime, skill_id: int | None) -> Subquery:
+    """The start of the teacher's (``OuterRef("pk")``) soonest open slot fitting the skill."""
+    next_slot = slots_open(now).filter(teacher=OuterRef("pk"))
+    if skill_id is not None:
+        next_slot = next_slot.filter(Q(skill_id=skill_id) | Q(skill__isnull=True))
+    return Subquery(next_slot.order_by("start").values("start")[:1])
+
+
+def _teacher_cards(ids, *, now: datetime, skill_id: int | None = None) -> dict[int, TeacherCard]:
+    """Cards of the active teachers ``ids`` by id: two queries, whatever their number."""
+    rows = (
+        User.objects.filter(pk__in=ids, is_teacher=True, is_active=True)
+        .annotate(
+            rating_count=Coalesce(F("rating_summary__count"), 0),
+            rating_total=Coalesce(F("rating_summary__total"), 0),
+            next_open_slot=_next_open_slot(now, skill_id),
+        )
+        .values_list(
+            "pk", "username", "bio", "timezone", "rating_count", "rating_total", "next_open_slot"
+        )
+    )
+    found = {row[0]: row for row in rows}
+    skills: dict[int, list[TaughtSkill]] = {pk: [] for pk in found}
+    taught = (
+        TeacherSkill.objects.filter(teacher_id__in=list(found))
+        .order_by("skill__name", "pk")
+        .values_list("teacher_id", "skill__slug", "skill__name", "level", "blurb")
+    )
+    for teacher_id, *skill in taught:
+        skills[teacher_id].append(TaughtSkill(*skill))
+    return {pk: TeacherCard(*row, tuple(skills[pk])) for pk, row in found.items()}
 
 
 def teachers_ranked(
@@ -261,34 +389,39 @@ def teachers_ranked(
     limit: int = 20,
     offset: int = 0,
     now: datetime | None = None,
-) -> list[User]:
-    """Teachers best first: rating score, then soonest open slot, then id.
+) -> list[TeacherCard]:
+    """Teachers best first: rating score, then soonest open slot (fitting the skill), then id.
 
-    Each has ``score``, ``rating_count``, ``rating_total``, ``next_open_slot`` and
-    prefetched ``teacher_skills``; the query count does not depend on how many.
+    Four queries at most, whatever the page size.
     """
     now = now or timezone.now()
-    qs = User.objects.filter(is_teacher=True, is_active=True)
-    next_slot = slots_open(now).filter(teacher=OuterRef("pk"))
+    skill_id = None
     if skill_slug:
-        skill = Skill.objects.filter(slug=skill_slug).first()
-        if skill is None:
+        skill_id = Skill.objects.filter(slug=skill_slug).values_list("pk", flat=True).first()
+        if skill_id is None:
             return []
-        # A join (not EXISTS) lets the database start from the skill's few teachers
-        # instead of scanning every user; (teacher, skill) is unique, so no duplicates.
-        qs = qs.filter(teacher_skills__skill=skill)
-        next_slot = next_slot.filter(Q(skill=skill) | Q(skill__isnull=True))
+        # The skill's teachers by stored score, read in (skill, -score, teacher) index order.
+        qs = TeacherSkill.objects.filter(
+            skill_id=skill_id, teacher__is_teacher=True, teacher__is_active=True
+        )
+        teacher, prefix = "teacher_id", "teacher__"
+    else:
+        qs = User.objects.filter(is_teacher=True, is_active=True).annotate(
+            score=teacher_score_expression()
+        )
+        teacher, prefix = "pk", ""
     if q:
         q = q.strip()[:100]
-        skill_match = TeacherSkill.objects.filter(teacher=OuterRef("pk"), skill__name__icontains=q)
+        skill_match = TeacherSkill.objects.filter(
+            teacher=OuterRef(teacher), skill__name__icontains=q
+        )
         qs = qs.filter(
-            Q(username__icontains=q)
-            | Q(first_name__icontains=q)
-            | Q(last_name__icontains=q)
-            | Q(bio__icontains=q)
+            Q(**{f"{prefix}username__icontains": q})
+            | Q(**{f"{prefix}first_name__icontains": q})
+            | Q(**{f"{prefix}last_name__icontains": q})
+            | Q(**{f"{prefix}bio__icontains": q})
             | Q(Exists(skill_match))
         )
-    qs = qs.annotate(score=teacher_score_expression())
     # The soonest open slot (a correlated subquery per teacher) only orders teachers of
     # equal score, so it is computed for the page's score range alone: the page holds
     # the teachers scoring between the scores at its first and last place in score
@@ -296,58 +429,34 @@ def teachers_ranked(
     # before it whatever their slots. A few extra rows usually show where the last tie
     # group ends, so the page's teachers are then known by id.
     wanted = offset + limit + RANKING_LOOKAHEAD
-    ranked = list(qs.order_by("-score", "id").values_list("pk", "score")[:wanted])
+    ranked = list(qs.order_by("-score", teacher).values_list(teacher, "score")[:wanted])
     if len(ranked) <= offset:
         return []
     top = ranked[offset][1]
     bottom = ranked[min(offset + limit, len(ranked)) - 1][1]
     above = sum(1 for _, score in ranked if score > top)
     if len(ranked) < wanted or ranked[-1][1] < bottom:
-        page = User.objects.filter(pk__in=[pk for pk, score in ranked if bottom <= score <= top])
-        page = page.annotate(score=teacher_score_expression())
+        scores = {pk: score for pk, score in ranked if bottom <= score <= top}
     else:  # the last tie group runs past the rows read: take all of it
-        page = qs.filter(score__lte=top, score__gte=bottom)
-    page = (
-        page.annotate(
-            rating_count=Coalesce(F("rating_summary__count"), 0),
-            rating_total=Coalesce(F("rating_summary__total"), 0),
-            next_open_slot=Subquery(next_slot.order_by("start").values("start")[:1]),
-        )
-        .order_by("-score", F("next_open_slot").asc(nulls_last=True), "id")
-        .only(*TEACHER_CARD_FIELDS)
-        .prefetch_related(_teacher_skills_prefetch())
-    )
-    return list(page[offset - above : offset - above + limit])
-
-
-def _teacher_skills_prefetch() -> Prefetch:
-    return Prefetch(
-        "teacher_skills",
-        queryset=TeacherSkill.objects.select_related("skill").only(
-            "teacher_id", "level", "blurb", "skill__slug", "skill__name"
+        scores = dict(qs.filter(score__lte=top, score__gte=bottom).values_list(teacher, "score"))
+    cards = _teacher_cards(scores, now=now, skill_id=skill_id)
+    order = sorted(
+        cards.values(),
+        key=lambda card: (
+            -scores[card.id],
+            card.next_open_slot is None,
+            card.next_open_slot or now,
+            card.id,
         ),
     )
+    return order[offset - above : offset - above + limit]
 
 
-def teacher_get(*, teacher_id: int) -> User:
-    teacher = (
-        User.objects.filter(pk=teacher_id, is_teacher=True, is_active=True)
-        .annotate(
-            score=teacher_score_expression(),
-            rating_count=Coalesce(F("rating_summary__count"), 0),
-            rating_total=Coalesce(F("rating_summary__total"), 0),
-            next_open_slot=Subquery(
-                slots_open().filter(teacher=OuterRef("pk")).order_by("start").values("start")[:1]
-            ),
-        )
-        .prefetch_related(
-            Prefetch("teacher_skills", queryset=TeacherSkill.objects.select_related("skill"))
-        )
-        .first()
-    )
-    if teacher is None:
+def teacher_get(*, teacher_id: int) -> TeacherCard:
+    card = _teacher_cards([teacher_id], now=timezone.now()).get(teacher_id)
+    if card is None:
         raise NotFound("No such teacher.")
-    return teacher
+    return card
 
 
 def bookings_for_user(
@@ -383,47 +492,48 @@ def quota_usage(*, learner: User, now: datetime) -> tuple[int, datetime | None]:
     return usage["used"], (oldest + QUOTA_WINDOW if oldest else None)
 
 
-def _sessions_overlapping(*, user: User, start: datetime, end: datetime) -> Q:
-    """``user`` holds an active session, as learner or teacher, overlapping [start, end)."""
-    # Sessions last at most SLOT_MAX_LENGTH: the lower bound on start keeps each index
-    # range to the hours around [start, end) instead of the whole history.
-    around = {
-        "status__in": Booking.ACTIVE_STATUSES,
-        "start__lt": end,
-        "start__gt": start - SLOT_MAX_LENGTH,
-        "end__gt": start,
-    }
-    return Q(Exists(Booking.objects.filter(learner=user, **around))) | Q(
-        Exists(Booking.objects.filter(teacher=user, **around))
-    )
-
-
 def learner_booking_state(
     *, learner: User, start: datetime, end: datetime, now: datetime, with_quota: bool
 ) -> tuple[bool, int, datetime | None]:
     """(has an active session overlapping [start, end), quota usage as ``quota_usage``),
-    in one statement; the usage is (0, None) unless ``with_quota``."""
-    row = User.objects.filter(pk=learner.pk).annotate(
-        overlapping=ExpressionWrapper(
-            _sessions_overlapping(user=learner, start=start, end=end),
-            output_field=BooleanField(),
-        )
+    in one statement; the usage is (0, None) unless ``with_quota``.
+
+    Hand-written SQL (portable): built through the ORM, this statement took longer to
+    assemble and compile than to run, on the path of every booking request.
+    """
+    adapt = connection.ops.adapt_datetimefield_value
+    statuses = list(Booking.ACTIVE_STATUSES)
+    # Sessions last at most SLOT_MAX_LENGTH: the lower bound on start keeps each index
+    # range to the hours around [start, end) instead of the whole history.
+    around = (
+        f"status IN ({', '.join(['%s'] * len(statuses))})"
+        ' AND start < %s AND start > %s AND "end" > %s'
     )
-    fields = ["overlapping"]
+    window = [*statuses, adapt(end), adapt(start - SLOT_MAX_LENGTH), adapt(start)]
+    columns = [
+        f"EXISTS (SELECT 1 FROM scheduling_booking WHERE learner_id = %s AND {around})",  # noqa: S608
+        f"EXISTS (SELECT 1 FROM scheduling_booking WHERE teacher_id = %s AND {around})",  # noqa: S608
+    ]
+    params = [learner.pk, *window, learner.pk, *window]
     if with_quota:
-        counted = _quota_counted(learner=learner, now=now).order_by()
-        row = row.annotate(
-            used=Coalesce(
-                Subquery(counted.values("learner").annotate(n=Count("pk")).values("n")), 0
-            ),
-            oldest=Subquery(counted.order_by("created_at").values("created_at")[:1]),
+        counted = (
+            "FROM scheduling_booking WHERE learner_id = %s"
+            " AND counts_for_quota = %s AND created_at > %s"
         )
-        fields += ["used", "oldest"]
-    values = row.values_list(*fields).first()
-    if values is None:  # the learner's row is gone: nothing to count
-        return False, 0, None
-    overlapping, used, oldest = (*values, 0, None)[:3]
-    return bool(overlapping), used, (oldest + QUOTA_WINDOW if oldest else None)
+        columns += [f"(SELECT COUNT(*) {counted})", f"(SELECT MIN(created_at) {counted})"]
+        params += [learner.pk, True, adapt(now - QUOTA_WINDOW)] * 2
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(columns)}", params)
+        row = cursor.fetchone()
+    overlapping = bool(row[0] or row[1])
+    if not with_quota:
+        return overlapping, 0, None
+    used, oldest = row[2], row[3]
+    if oldest is not None:  # as the ORM would convert it (SQLite returns text here)
+        column = Booking._meta.get_field("created_at").cached_col
+        for convert in connection.ops.get_db_converters(column):
+            oldest = convert(oldest, column, connection)
+    return overlapping, used, (oldest + QUOTA_WINDOW if oldest else None)
 
 
 def plan_summary(*, user: User, now: datetime | None = None) -> dict[str, Any]:

@@ -4,6 +4,7 @@ Group names come from one function per kind so producers and consumers agree.
 """
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -39,3 +40,30 @@ def send_now(group: str, event: dict[str, Any]) -> None:
 def send_on_commit(group: str, event: dict[str, Any]) -> None:
     """Send ``event`` to ``group`` once the current transaction commits (never if it rolls back)."""
     transaction.on_commit(lambda: send_now(group, event))
+
+
+def send_all_now(messages: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """``send_now`` for several ``(group, event)`` pairs, in order, in one hop to the event
+    loop (each hop from synchronous code costs a thread switch or a new loop)."""
+    layer = get_channel_layer()
+    if layer is None or not messages:
+        return
+
+    async def send_all() -> None:
+        for group, event in messages:
+            try:
+                await layer.group_send(group, event)
+            except Exception:
+                logger.exception("Real-time send to %s failed", group)
+
+    try:
+        async_to_sync(send_all)()
+    except Exception:
+        logger.exception("Real-time sends failed")
+
+
+def send_all_on_commit(messages: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """``send_on_commit`` for several ``(group, event)`` pairs: sent in order, in one hop."""
+    messages = list(messages)
+    if messages:
+        transaction.on_commit(lambda: send_all_now(messages))

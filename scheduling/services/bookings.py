@@ -1,5 +1,6 @@
 """Booking requests and the free-plan quota."""
 
+from collections.abc import Callable
 from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
@@ -8,12 +9,12 @@ from django.utils import timezone
 
 from accounts.models import Skill, TeacherSkill, User
 from accounts.selectors import FREE_PLAN_BOOKINGS_PER_WINDOW, FREE_PLAN_WINDOW_DAYS
-from accounts.services import notification_send
+from accounts.services import notifications_send
 from scheduling.models import AvailabilitySlot, Booking, BookingEvent
 from scheduling.payloads import booking_payload
 from scheduling.selectors import learner_booking_state, quota_usage
 from skilllink.errors import AppError, Conflict, Forbidden, NotFound, ValidationFailed
-from skilllink.realtime import send_on_commit, user_group
+from skilllink.realtime import user_group
 
 
 def _quota_refusal(learner: User, used: int, frees_at: datetime | None) -> AppError | None:
@@ -82,14 +83,16 @@ def booking_create(
     skill: Skill | None,
     message: str,
     now: datetime,
-    notify_teacher: bool = True,
+    notices: Callable[[Booking], list[tuple[User, dict[str, str]]]] | None = None,
 ) -> Booking:
     """Write the request for ``slot`` (its ``teacher`` loaded): the booking, its first event,
-    the live pushes and (``notify_teacher``) the teacher's notification.
+    its notifications and the live pushes (all pushes in one hop after commit).
 
-    Precondition: every rule but "one active booking per slot" has been checked, under
-    ``learner_lock``, inside a transaction (a savepoint when the caller goes on after a
-    refusal). The partial unique index decides races for the slot: 409 ``slot_unavailable``.
+    ``notices(booking)`` gives the notifications to store; by default the teacher's
+    "wants to book". Precondition: every rule but "one active booking per slot" has been
+    checked, under ``learner_lock``, inside a transaction (a savepoint when the caller goes
+    on after a refusal). The partial unique index decides races for the slot: 409
+    ``slot_unavailable``.
     """
     booking = Booking(
         learner=learner,
@@ -108,10 +111,15 @@ def booking_create(
         raise Conflict("That slot has just been taken.", code="slot_unavailable") from None
     BookingEvent.objects.create(booking=booking, to_status=booking.status, actor=learner, at=now)
     payload = booking_payload(booking)
-    for user_id in (booking.learner_id, booking.teacher_id):
-        send_on_commit(user_group(user_id), {"type": "booking.updated", "booking": payload})
-    if notify_teacher:
-        notification_send(user=slot.teacher, **booking_requested_notice(booking))
+    updates = [
+        (user_group(user_id), {"type": "booking.updated", "booking": payload})
+        for user_id in (booking.learner_id, booking.teacher_id)
+    ]
+    if notices is None:
+        stored = [(slot.teacher, booking_requested_notice(booking))]
+    else:
+        stored = notices(booking)
+    notifications_send(notices=stored, pushes_before=updates)
     return booking
 
 

@@ -1,5 +1,6 @@
 """Matchmaking: the best open slot for a skill and a window, or a pending request resolved FIFO."""
 
+import itertools
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -81,6 +82,7 @@ def match_request(
     # the quota here, and own slot, past, skill fit and overlap in the candidate query.
     learner_lock(learner)
     quota_check(learner, now)
+    # Read lazily: the first candidate normally books, and later tiers are then never read.
     candidates = open_slots_for_skill(
         skill=skill,
         window_start=max(window_start, now),
@@ -89,11 +91,12 @@ def match_request(
         now=now,
         limit=MAX_CANDIDATES,
     )
-    if candidates and len(message) > 1000:
+    first = next(candidates, None)
+    if first is not None and len(message) > 1000:
         raise ValidationFailed(
             "Keep the message under 1,000 characters.", fields={"message": ["Too long."]}
         )
-    for slot in candidates:
+    for slot in itertools.chain([first] if first is not None else [], candidates):
         try:
             with transaction.atomic():  # a savepoint: a lost race leaves the rest usable
                 booking = booking_create(
@@ -102,13 +105,13 @@ def match_request(
                     skill=skill,
                     message=message,
                     now=now,
-                    notify_teacher=False,
+                    notices=lambda booking, teacher=slot.teacher: [
+                        (teacher, booking_requested_notice(booking)),
+                        *_match_notices(booking),
+                    ],
                 )
         except Conflict:  # taken meanwhile: the next candidate
             continue
-        notifications_send(
-            notices=[(slot.teacher, booking_requested_notice(booking)), *_match_notices(booking)]
-        )
         return "matched", booking
     pending = MatchRequest.objects.create(
         learner=learner,

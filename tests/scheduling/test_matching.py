@@ -226,3 +226,77 @@ def test_a_match_takes_a_fixed_handful_of_queries(django_assert_max_num_queries)
         assert ask(learner).status_code == 201
     with django_assert_max_num_queries(8):
         assert ask(other, skill="chess").status_code == 202
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("hours", [6, 24, 72])
+def test_match_books_the_first_slot_of_a_brute_force_order(monkeypatch, hours):
+    """Best score, then earliest, then id, among the skill's open fitting slots in the
+    window, whatever tier the teacher falls in (tiers made tiny to cross them)."""
+    import random
+
+    from django.utils import timezone
+
+    from credits.selectors import teacher_score
+    from scheduling import selectors
+    from scheduling.models import AvailabilitySlot
+    from tests.scheduling.test_discovery import _rate
+
+    monkeypatch.setattr(selectors, "MATCH_TEACHER_TIERS", (2, 4))
+    rng = random.Random(hours)
+    totals = [None, (2, 7), (5, 27), (5, 27), (1, 5), (10, 42), (3, 6), None]
+    scores = {}
+    for i, rating in enumerate(totals * 2):
+        teacher = (
+            make_teacher_with_skills("Python", "Guitar")
+            if i % 2
+            else make_teacher_with_skills("Python")
+        )
+        if rating:
+            _rate(teacher, count=rating[0], total=rating[1])
+        scores[teacher.pk] = teacher_score(count=rating[0], total=rating[1]) if rating else 3.5
+        for _ in range(4):
+            start = in_future(hours=2 + rng.randrange(0, 96))
+            if not AvailabilitySlot.objects.filter(
+                teacher=teacher, start__lt=start + timedelta(hours=2), end__gt=start
+            ).exists():
+                make_slot(
+                    teacher,
+                    start=start,
+                    skill_slug=rng.choice([None, "python", "guitar"]) if i % 2 else None,
+                )
+    outsider = make_teacher_with_skills("Guitar")
+    make_slot(outsider, start=in_future(hours=3))  # "any of my skills", but not Python
+
+    def brute_force(window_start, window_end):
+        now = timezone.now()
+        fitting = [
+            s
+            for s in AvailabilitySlot.objects.all()
+            if s.start > now
+            and s.start < window_end
+            and s.end > window_start
+            and s.teacher_id in scores
+            and (s.skill is None or s.skill.slug == "python")
+            and not s.bookings.filter(status__in=Booking.ACTIVE_STATUSES).exists()
+        ]
+        fitting.sort(key=lambda s: (-scores[s.teacher_id], s.start, s.pk))
+        return fitting[0].pk if fitting else None
+
+    matched = 0
+    for step in range(0, 96, 7):
+        window_start = in_future(hours=1 + step)
+        window_end = window_start + timedelta(hours=hours)
+        expected = brute_force(window_start, window_end)
+        with transaction.atomic():
+            outcome, result = match_request(
+                learner=make_learner(),
+                skill_slug="python",
+                window_start=window_start,
+                window_end=window_end,
+            )
+            got = result.slot_id if outcome == "matched" else None
+            transaction.set_rollback(True)
+        assert got == expected, (step, hours)
+        matched += got is not None
+    assert matched >= 5
