@@ -66,8 +66,11 @@ class OpenSlot:
 
 
 # Up to this many teachers of a skill, their "any of my skills" slots are read teacher by
-# teacher; above it, in time order while checking who teaches it (see slots_list).
-SLOTS_BY_TEACHER_MAX = 1000
+# teacher; above it, in time order while checking who teaches it (see slots_list). The
+# planners differ: SQLite reads teacher by teacher well up to ~1,000 teachers, while
+# PostgreSQL misjudges that form past a few hundred and scans the whole range instead
+# (15-20 ms against 5 ms in time order for skills of 300-750 teachers, bench data).
+SLOTS_BY_TEACHER_MAX = {"sqlite": 1000, "postgresql": 250}
 
 
 def slots_list(
@@ -117,7 +120,8 @@ def slots_list(
         ]
     # Whether more than SLOTS_BY_TEACHER_MAX teach it, read from the index (not a full count).
     beyond = TeacherSkill.objects.filter(skill=OuterRef("pk")).order_by().values("teacher_id")
-    limit_teachers = slice(SLOTS_BY_TEACHER_MAX, SLOTS_BY_TEACHER_MAX + 1)
+    most = SLOTS_BY_TEACHER_MAX.get(connection.vendor, 250)
+    limit_teachers = slice(most, most + 1)
     skill = (
         Skill.objects.filter(slug=skill_slug).annotate(many=Exists(beyond[limit_teachers])).first()
     )
