@@ -208,7 +208,7 @@ if REDIS_URL:
     # the only configuration that held 200 rooms at 10 msg/s here (stack-notes.md).
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "BACKEND": "skilllink.channel_layer.RedisPubSubChannelLayer",
             "CONFIG": {
                 "hosts": [{"address": REDIS_URL, "max_connections": REDIS_MAX_CONNECTIONS}],
                 "prefix": REDIS_PREFIX,

@@ -72,7 +72,7 @@ def pubsub_layer_settings(redis_url: str) -> dict:
     """
     return {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "BACKEND": "skilllink.channel_layer.RedisPubSubChannelLayer",
             "CONFIG": {"hosts": [{"address": redis_url}], "prefix": TEST_REDIS_PREFIX},
         }
     }

@@ -52,7 +52,7 @@ def test_redis_url_selects_pubsub_layer_with_a_sized_pool():
         "s.CACHES['default']['BACKEND']",
     )
     assert result.stdout.split() == [
-        "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "skilllink.channel_layer.RedisPubSubChannelLayer",
         "777",
         "django.core.cache.backends.redis.RedisCache",
     ]
