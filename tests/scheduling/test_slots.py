@@ -382,3 +382,64 @@ def test_a_skill_with_many_teachers_lists_the_same_slots(monkeypatch):
     monkeypatch.setattr(selectors, "SLOTS_BY_TEACHER_MAX", {connection.vendor: 1})  # time order
     assert _pages(client, "/api/slots/?skill=python&limit=4") == few
     assert [len(page) for page in few] == [4, 2]
+
+
+@pytest.mark.parametrize("walk", ["by teacher", "in time order"])
+def test_open_slots_for_a_skill_match_a_brute_force_list_in_every_shape(monkeypatch, walk):
+    import random
+    from urllib.parse import urlencode
+
+    from django.utils import timezone
+
+    from scheduling import selectors
+    from scheduling.services.bookings import booking_request
+
+    if walk == "in time order":
+        monkeypatch.setattr(selectors, "SLOTS_BY_TEACHER_MAX", {connection.vendor: 1})
+    rng = random.Random(11)
+    teachers = [make_teacher_with_skills("Python", "Guitar") for _ in range(3)]
+    teachers += [make_teacher_with_skills("Guitar"), make_teacher_with_skills("Python")]
+    base = in_future(days=1)
+    for i, teacher in enumerate(teachers):
+        for k in range(6):
+            skill = rng.choice([None, "python", "guitar"])
+            if skill == "python" and teacher is teachers[3]:
+                skill = None
+            if skill == "guitar" and teacher is teachers[4]:
+                skill = None
+            make_slot(
+                teacher, start=base + timedelta(hours=3 * k, minutes=15 * i), skill_slug=skill
+            )
+    taken = AvailabilitySlot.objects.filter(teacher=teachers[0]).order_by("start").first()
+    booking_request(learner=make_learner(), slot_id=taken.pk)
+    client = client_for(make_learner())
+
+    def expected(teacher=None, start=None, end=None):
+        now = timezone.now()
+        rows = [
+            s
+            for s in AvailabilitySlot.objects.select_related("skill")
+            if s.start > now
+            and (start is None or s.end > start)
+            and (end is None or s.start < end)
+            and (teacher is None or s.teacher_id == teacher.pk)
+            and (
+                (s.skill and s.skill.slug == "python")
+                or (
+                    s.skill is None
+                    and s.teacher.teacher_skills.filter(skill__slug="python").exists()
+                )
+            )
+            and not s.bookings.filter(status__in=Booking.ACTIVE_STATUSES).exists()
+        ]
+        return [s.pk for s in sorted(rows, key=lambda s: (s.start, s.pk))]
+
+    assert len(expected()) > 8 and taken.pk not in expected()
+    window = {"start": base + timedelta(hours=2), "end": base + timedelta(hours=11)}
+    for teacher in (None, teachers[0], teachers[3]):
+        for bounds in ({}, window):
+            query = {"skill": "python", "limit": 4, **{k: v.isoformat() for k, v in bounds.items()}}
+            if teacher is not None:
+                query["teacher"] = teacher.pk
+            pages = _pages(client, f"/api/slots/?{urlencode(query)}")
+            assert [pk for page in pages for pk in page] == expected(teacher, **bounds)
