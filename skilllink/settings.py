@@ -47,7 +47,13 @@ def database_from_url(url: str) -> dict:
             "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
         }
     if parsed.scheme in {"postgres", "postgresql"}:
-        options = {key: values[-1] for key, values in parse_qs(parsed.query).items()}
+        options: dict = {key: values[-1] for key, values in parse_qs(parsed.query).items()}
+        # A connection pool per process (psycopg_pool): under ASGI each request's sync
+        # code runs on a fresh thread, so per-thread persistent connections are never
+        # reused and every request would otherwise pay for a new connection.
+        pool_size = int(os.environ.get("DATABASE_POOL_MAX_SIZE", "10"))
+        if pool_size > 0:
+            options["pool"] = {"min_size": 1, "max_size": pool_size, "timeout": 10}
         return {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": unquote(parsed.path.lstrip("/")) or "skilllink",
@@ -55,7 +61,11 @@ def database_from_url(url: str) -> dict:
             "PASSWORD": unquote(parsed.password or ""),
             "HOST": parsed.hostname or "",
             "PORT": str(parsed.port or ""),
-            "CONN_MAX_AGE": int(os.environ.get("DATABASE_CONN_MAX_AGE", "0")),
+            # With the pool, connections return to it after each request (Django
+            # requires 0 then); without it, DATABASE_CONN_MAX_AGE keeps them per thread.
+            "CONN_MAX_AGE": 0
+            if pool_size > 0
+            else int(os.environ.get("DATABASE_CONN_MAX_AGE", "0")),
             # One test database per test process (parallel runs in one checkout).
             "TEST": {
                 "NAME": f"test_{unquote(parsed.path.lstrip('/')) or 'skilllink'}_{os.getpid()}"

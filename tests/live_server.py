@@ -95,7 +95,11 @@ def database_url_from_settings(settings_dict: dict) -> str:
         auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
         host = settings_dict.get("HOST") or "localhost"
         port = f":{settings_dict['PORT']}" if settings_dict.get("PORT") else ""
-        options = {k: v for k, v in (settings_dict.get("OPTIONS") or {}).items() if v is not None}
+        options = {
+            k: v
+            for k, v in (settings_dict.get("OPTIONS") or {}).items()
+            if v is not None and k != "pool"  # the server builds its own pool
+        }
         query = f"?{urlencode(options)}" if options else ""
         return f"postgres://{auth}{host}{port}/{quote(name, safe='')}{query}"
     raise RuntimeError(f"No DATABASE_URL form for the {engine} backend.")

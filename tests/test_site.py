@@ -77,7 +77,20 @@ def test_postgres_url_is_parsed():
         "6543",
         "skill",
     )
-    assert db["OPTIONS"] == {"sslmode": "require"}
+    assert db["OPTIONS"] == {
+        "sslmode": "require",
+        "pool": {"min_size": 1, "max_size": 10, "timeout": 10},
+    }
+    assert db["CONN_MAX_AGE"] == 0  # the pool keeps the connections
+
+
+def test_the_postgres_pool_can_be_turned_off(monkeypatch):
+    from skilllink.settings import database_from_url
+
+    monkeypatch.setenv("DATABASE_POOL_MAX_SIZE", "0")
+    monkeypatch.setenv("DATABASE_CONN_MAX_AGE", "60")
+    db = database_from_url("postgres://app@db.internal/skill")
+    assert "pool" not in db["OPTIONS"] and db["CONN_MAX_AGE"] == 60
 
 
 @pytest.mark.django_db
