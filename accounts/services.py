@@ -244,13 +244,23 @@ def teacher_skill_add(
     return teacher_skill
 
 
-def teacher_skill_remove(*, teacher: User, slug: str) -> None:
-    """Stop teaching the skill ``slug``: ``Forbidden`` for non-teachers, ``NotFound`` if not theirs."""
+def teacher_skill_remove(*, teacher: User, slug: str, now: datetime | None = None) -> int:
+    """Stop teaching the skill ``slug``: ``Forbidden`` for non-teachers, ``NotFound`` if not theirs.
+
+    The teacher's future open slots offered for that skill would otherwise stay on
+    offer for a skill they no longer teach; they become "any of my skills" slots.
+    Booked and past slots keep their skill (the sessions happened or will happen as
+    agreed). Returns how many open slots were changed.
+    """
+    from scheduling.selectors import slots_open  # scheduling builds on accounts
+
     if not teacher.is_teacher:
         raise Forbidden("Only teachers can remove teaching skills.")
-    deleted, _ = TeacherSkill.objects.filter(teacher=teacher, skill__slug=slug).delete()
-    if not deleted:
-        raise NotFound("You do not teach that skill.")
+    with transaction.atomic():
+        deleted, _ = TeacherSkill.objects.filter(teacher=teacher, skill__slug=slug).delete()
+        if not deleted:
+            raise NotFound("You do not teach that skill.")
+        return slots_open(now).filter(teacher=teacher, skill__slug=slug).update(skill=None)
 
 
 def login_attempt_register(*, username: str, client_ip: str) -> None:

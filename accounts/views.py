@@ -128,11 +128,17 @@ def skill_add(request):
 @require_http_methods(["POST"])
 def skill_remove(request, slug: str):
     try:
-        services.teacher_skill_remove(teacher=request.user, slug=slug)
+        moved = services.teacher_skill_remove(teacher=request.user, slug=slug)
     except AppError as error:
         messages.error(request, error.detail)
     else:
-        messages.success(request, "Removed from the skills you teach.")
+        text = "Removed from the skills you teach."
+        if moved:
+            text += (
+                f" {moved} open slot{'s' if moved != 1 else ''} for it now "
+                f"offer{'s' if moved == 1 else ''} any of your skills."
+            )
+        messages.success(request, text)
     return redirect(_profile_skills_url())
 
 

@@ -66,6 +66,18 @@ def test_teacher_removes_a_skill_from_the_profile_page(client, teacher):
     assert flashes(response) == ["You do not teach that skill."]
 
 
+def test_removing_a_skill_says_how_many_open_slots_now_offer_any_skill(client, teacher):
+    from tests.factories import make_slot
+
+    services.teacher_skill_add(teacher=teacher, skill_name_or_slug="Chess")
+    make_slot(teacher, skill_slug="chess")
+    client.force_login(teacher)
+    response = client.post(reverse("accounts:skill_remove", args=["chess"]), follow=True)
+    assert flashes(response) == [
+        "Removed from the skills you teach. 1 open slot for it now offers any of your skills."
+    ]
+
+
 def test_learner_profile_shows_nothing_about_teaching(client, learner):
     client.force_login(learner)
     content = client.get(reverse("accounts:profile")).content.decode()

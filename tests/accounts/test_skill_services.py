@@ -115,3 +115,27 @@ def test_skill_search_puts_prefix_matches_first_then_contains_by_name():
     names = [skill.name for skill in selectors.skill_search(q="SPAN")]
     assert names == ["Spanish", "spanish cooking", "Portuguese (for Spanish speakers)"]
     assert [skill.name for skill in selectors.skill_search(q="span", limit=1)] == ["Spanish"]
+
+
+def test_removing_a_skill_turns_its_open_slots_into_any_skill_slots_and_keeps_booked_ones():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from scheduling.models import AvailabilitySlot
+    from scheduling.services.bookings import booking_request
+    from tests.factories import make_learner, make_slot
+
+    teacher = make_teacher()
+    services.teacher_skill_add(teacher=teacher, skill_name_or_slug="Chess")
+    services.teacher_skill_add(teacher=teacher, skill_name_or_slug="Go")
+    chess, go = Skill.objects.get(slug="chess"), Skill.objects.get(slug="go")
+    soon = timezone.now().replace(second=0, microsecond=0) + timedelta(days=1)
+    open_chess = make_slot(teacher, start=soon, skill_slug="chess")
+    booked_chess = make_slot(teacher, start=soon + timedelta(hours=2), skill_slug="chess")
+    open_go = make_slot(teacher, start=soon + timedelta(hours=4), skill_slug="go")
+    booking_request(learner=make_learner(), slot_id=booked_chess.pk)
+
+    assert services.teacher_skill_remove(teacher=teacher, slug="chess") == 1
+    skills = dict(AvailabilitySlot.objects.values_list("pk", "skill_id"))
+    assert skills == {open_chess.pk: None, booked_chess.pk: chess.pk, open_go.pk: go.pk}
