@@ -29,19 +29,9 @@ import time
 
 from bench.chat import BASE_DIR, database, prepare, table, write_results
 from bench.stats import percentile
+from tests.browser import CHROMIUM_ARGS  # the browser tests' flags (fake media)
 
 CHROMIUM = "/usr/lib/chromium/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-]
 CONNECT_TIMEOUT_MS = 10_000
 PAGE_TIMEOUT_MS = 20_000
 TARGET_P50_MS = 1000.0

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import CHROMIUM_ARGS
 from tests.conftest import require
 from tests.live_server import (
     BASE_DIR,
@@ -22,17 +23,6 @@ from tests.live_server import (
 )
 
 CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-]
 ARTIFACTS = BASE_DIR / "artifacts"
 DEFAULT_CONTEXT = {
     "viewport": {"width": 1280, "height": 800},
@@ -40,6 +30,19 @@ DEFAULT_CONTEXT = {
     "timezone_id": "UTC",
     "locale": "en-US",
 }
+
+
+def log_in(page, base_url: str, username: str) -> None:
+    """Log ``username`` in through the login form (demo password) and land on the dashboard."""
+    from playwright.sync_api import expect
+
+    from tests.factories import PASSWORD
+
+    page.goto(f"{base_url}/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(f"{base_url}/dashboard/")
 
 
 def chromium_executable() -> str | None:
