@@ -22,8 +22,9 @@ from accounts.models import Notification, User
 from scheduling.models import Booking
 from scheduling.selectors import quota_usage
 from scheduling.services.bookings import booking_request
+from tests.e2e.conftest import log_in
 from tests.e2e.test_shell import in_fresh_thread
-from tests.factories import PASSWORD, make_learner, make_slot, make_teacher_with_skills
+from tests.factories import make_learner, make_slot, make_teacher_with_skills
 
 pytestmark = pytest.mark.browser
 
@@ -32,14 +33,6 @@ NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
 # The page's marker: set before a live update, still there after it = no reload.
 MARK = "window.__sameDocument = true"
 STILL_MARKED = "window.__sameDocument === true"
-
-
-def log_in(page, base_url: str, username: str) -> None:
-    page.goto(f"{base_url}/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(f"{base_url}/dashboard/")
 
 
 def local(moment, zone, pattern: str) -> str:

@@ -23,9 +23,9 @@ from meetings.models import RoomVisit
 from scheduling.models import Booking
 from scheduling.services.bookings import booking_request
 from scheduling.transitions import booking_accept
-from tests.e2e.conftest import CHROMIUM_ARGS
+from tests.e2e.conftest import CHROMIUM_ARGS, log_in
 from tests.e2e.test_shell import in_fresh_thread
-from tests.factories import PASSWORD, make_learner, make_slot, make_teacher_with_skills
+from tests.factories import make_learner, make_slot, make_teacher_with_skills
 
 pytestmark = pytest.mark.browser
 
@@ -117,14 +117,6 @@ def _scheduled_booking():
 def scheduled_booking():
     # The moves notify after commit; that send cannot run in Playwright's thread.
     return in_fresh_thread(_scheduled_booking)
-
-
-def log_in(page, base_url: str, username: str) -> None:
-    page.goto(f"{base_url}/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(f"{base_url}/dashboard/")
 
 
 def open_room(page, base_url: str, booking_id: int) -> None:
