@@ -24,7 +24,6 @@ from meetings import selectors, services
 from meetings.chat_writer import chat_writer
 from scheduling.transitions import booking_complete, room_window
 from skilllink.errors import AppError
-from skilllink.ratelimit import parse_rate, rate_limit_hit_local
 from skilllink.realtime import meeting_group
 from skilllink.sockets import JsonSocketConsumer
 
@@ -136,18 +135,12 @@ class RoomConsumer(JsonSocketConsumer):
 
     async def handle_chat_send(self, content: dict[str, Any]) -> None:
         # The hot path stays off the ORM thread except for the batched insert:
-        # access was checked at entry, the window is known, the limit is async.
+        # access was checked at entry, the window is known, the limit is in memory.
         text = services.chat_clean_text(content.get("text"))
         now = timezone.now()
         if now > self.closes_at:
             raise services.RoomClosed("The session's time is over.")
-        limit, window = parse_rate(settings.CHAT_RATE_LIMIT)
-        rate_limit_hit_local(
-            scope=f"chat:{self.user.pk}",
-            limit=limit,
-            window=window,
-            message="You're sending messages too fast. Wait a moment.",
-        )
+        services.chat_rate_hit(user_id=self.user.pk, shared=False)
         saved = chat_writer.submit(
             booking_id=self.booking_id, sender_id=self.user.pk, text=text, sent_at=now
         )

@@ -12,7 +12,7 @@ from meetings.selectors import chat_message_payload
 from scheduling.models import Booking
 from scheduling.transitions import booking_get_for_user, booking_join, room_window
 from skilllink.errors import AppError, ValidationFailed
-from skilllink.ratelimit import parse_rate, rate_limit_hit
+from skilllink.ratelimit import parse_rate, rate_limit_hit, rate_limit_hit_local
 from skilllink.realtime import meeting_group, send_on_commit
 
 CHAT_MAX_LENGTH = 2000
@@ -67,6 +67,22 @@ def chat_clean_text(text: object) -> str:
     return text
 
 
+def chat_rate_hit(*, user_id: int, shared: bool) -> None:
+    """Count one chat message against ``CHAT_RATE_LIMIT``; ``RateLimited`` past it.
+
+    ``shared``: in the cache every process sees (the API); otherwise in this
+    process's memory (room sockets: no I/O per message, see docs/architecture.md).
+    """
+    limit, window = parse_rate(settings.CHAT_RATE_LIMIT)
+    hit = rate_limit_hit if shared else rate_limit_hit_local
+    hit(
+        scope=f"chat:{user_id}",
+        limit=limit,
+        window=window,
+        message="You're sending messages too fast. Wait a moment.",
+    )
+
+
 def chat_save_batch(items: list[tuple[int, int, str, datetime]]) -> list[int]:
     """Save ``(booking_id, sender_id, text, sent_at)`` rows in one statement; their ids, in order.
 
@@ -101,13 +117,7 @@ def chat_post(
     """Save a message, then (after commit) broadcast it to the room. Rate-limited per user."""
     now = now or timezone.now()
     text = chat_clean_text(text)
-    limit, window = parse_rate(settings.CHAT_RATE_LIMIT)
-    rate_limit_hit(
-        scope=f"chat:{user.pk}",
-        limit=limit,
-        window=window,
-        message="You're sending messages too fast. Wait a moment.",
-    )
+    chat_rate_hit(user_id=user.pk, shared=True)
     booking = booking_get_for_user(user=user, booking_id=booking_id)
     room_check_open(booking=booking, now=now)
     with transaction.atomic():
