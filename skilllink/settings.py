@@ -127,6 +127,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "skilllink",
     "accounts",
     "scheduling",
     "meetings",
