@@ -47,6 +47,10 @@ def _isolated_state(settings):
     ratelimit_reset_local()
     yield
     cache.clear()
+    # The chat writer's own PostgreSQL connection belongs to this test's event loop.
+    from meetings.chat_writer import chat_writer
+
+    chat_writer.close_now()
 
 
 @pytest.fixture

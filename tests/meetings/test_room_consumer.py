@@ -295,3 +295,42 @@ async def test_a_message_reaches_the_senders_other_tab_once_and_the_sender_once(
             assert frame["type"] != "chat.message", frame  # exactly one copy each
     for socket in (first_tab, second_tab, teacher_socket):
         await socket.disconnect()
+
+
+async def test_postgres_chat_writer_survives_a_lost_connection(settings):
+    """PostgreSQL: the writer's own connection dies (a server restart, say): that
+    batch's sender is told, nothing half-saved is broadcast, the next message goes
+    through on a new connection, and the ids keep the send order."""
+    from django.db import connection
+
+    from meetings.chat_writer import chat_writer
+    from tests.conftest import skip_unless_postgres
+
+    skip_unless_postgres()
+    settings.CHAT_RATE_LIMIT = "1000/10"
+    booking, learner, teacher = await scheduled()
+    learner_socket, _ = await enter(learner, booking.pk)
+    teacher_socket, _ = await enter(teacher, booking.pk)
+    await learner_socket.send_json_to({"type": "chat.send", "text": "one"})
+    assert (await until(teacher_socket, "chat.message"))["message"]["text"] == "one"
+    pid = chat_writer._pg.info.backend_pid
+
+    def terminate():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+    await database_sync_to_async(terminate)()
+    await learner_socket.send_json_to({"type": "chat.send", "text": "two"})
+    assert (await until(learner_socket, "error"))["code"] == "chat_not_saved"
+    for text in ("three", "four"):
+        await learner_socket.send_json_to({"type": "chat.send", "text": text})
+    delivered = [(await until(teacher_socket, "chat.message"))["message"] for _ in range(2)]
+    assert [m["text"] for m in delivered] == ["three", "four"]
+    assert chat_writer._pg.info.backend_pid != pid
+    saved = await database_sync_to_async(
+        lambda: list(ChatMessage.objects.order_by("id").values_list("text", flat=True))
+    )()
+    assert saved == ["one", "three", "four"]
+    assert delivered[0]["id"] < delivered[1]["id"]
+    await learner_socket.disconnect()
+    await teacher_socket.disconnect()
