@@ -21,8 +21,10 @@ timestamp; latency is from just before the frame is written to the *other*
 participant's socket receiving the matching ``chat.message``. Messages sent in the
 first ``WARMUP`` seconds count for loss but not for latency. After the senders stop,
 the generator waits up to ``DRAIN`` seconds; whatever the other side has not
-received by then is lost. The load generator is one asyncio process; its own CPU
-and schedule lag are reported so a saturated generator is visible.
+received by then is lost. The load generator is one asyncio process on uvloop
+with a minimal WebSocket client (``bench.wsclient``: frames handled as they arrive,
+no task or future per frame), since its CPU is taken from the servers on this
+machine; its own CPU and schedule lag are reported so a saturated generator is visible.
 """
 
 from __future__ import annotations
@@ -227,25 +229,29 @@ class Case:
         self.unexpected_closes = 0
         self.closing = False
 
-    async def reader(self, socket, side: str) -> None:
-        import websockets
+    def attach(self, socket, side: str) -> None:
+        """Handle the socket's frames as they arrive (``bench.wsclient``: no reader task)."""
 
-        try:
-            async for raw in socket:
-                now = time.perf_counter()
-                frame = orjson.loads(raw)
-                kind = frame.get("type")
-                if kind == "chat.message":
-                    mid = frame["message"]["text"].split(" ", 1)[0]
-                    if mid[0] != side and mid in self.sent and mid not in self.received:
-                        self.received[mid] = now
-                elif kind == "error":
-                    self.errors.append(str(frame.get("code") or frame))
-        except websockets.ConnectionClosed:
-            pass
-        finally:
+        def on_text(raw: str) -> None:
+            now = time.perf_counter()
+            frame = orjson.loads(raw)
+            kind = frame.get("type")
+            if kind == "chat.message":
+                mid = frame["message"]["text"].split(" ", 1)[0]
+                if mid[0] != side and mid in self.sent and mid not in self.received:
+                    self.received[mid] = now
+            elif kind == "error":
+                self.errors.append(str(frame.get("code") or frame))
+
+        def on_closed(_future) -> None:
             if not self.closing:
                 self.unexpected_closes += 1
+
+        for raw in socket.backlog:
+            on_text(raw)
+        socket.backlog.clear()
+        socket.on_text = on_text
+        socket.closed.add_done_callback(on_closed)
 
     async def sender(self, socket, room: int, side: str, t0: float) -> None:
         interval = 1.0 / PER_SIDE_RATE
@@ -263,7 +269,7 @@ class Case:
             if sent - t0 >= WARMUP:
                 self.measured.add(mid)
             try:
-                await socket.send(
+                socket.send(
                     orjson.dumps({"type": "chat.send", "text": f"{mid} {sent:.6f}"}).decode()
                 )
             except Exception as error:  # a closed socket: the message is lost
@@ -272,13 +278,11 @@ class Case:
 
 
 async def _connect(url: str, sem: asyncio.Semaphore):
-    import websockets
+    from bench import wsclient
 
     async with sem:
-        socket = await websockets.connect(
-            url, open_timeout=60, close_timeout=2, ping_interval=None, compression=None
-        )
-        first = json.loads(await asyncio.wait_for(socket.recv(), 60))
+        socket = await wsclient.connect(url, timeout=60)
+        first = json.loads(await socket.first_text(60))
         if first.get("type") != "room":
             raise RuntimeError(f"unexpected first frame {first}")
         return socket
@@ -305,10 +309,8 @@ async def run_case(rows: list[dict], pair, rooms: int, duration: float) -> dict:
             jobs.append(_connect(url, sem))
     sockets = await asyncio.gather(*jobs)
     connect_seconds = time.perf_counter() - connect_started
-    readers = [
-        asyncio.create_task(case.reader(socket, "t" if i % 2 == 0 else "l"))
-        for i, socket in enumerate(sockets)
-    ]
+    for i, socket in enumerate(sockets):
+        case.attach(socket, "t" if i % 2 == 0 else "l")
     await asyncio.sleep(1.0)  # presence frames settle
     pids = [s.process.pid for s in pair]
     cpu_before = [cpu_seconds(pid) for pid in pids]
@@ -331,9 +333,6 @@ async def run_case(rows: list[dict], pair, rooms: int, duration: float) -> dict:
     drained_after = DRAIN - max(0.0, drain_until - time.perf_counter())
     case.closing = True
     await asyncio.gather(*(s.close() for s in sockets), return_exceptions=True)
-    for task in readers:
-        task.cancel()
-    await asyncio.gather(*readers, return_exceptions=True)
     latencies = [
         (case.received[mid] - case.sent[mid]) * 1000
         for mid in case.measured

@@ -115,11 +115,20 @@ def chat_save_batch(items: list[tuple[int, int, str, datetime]]) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
-# The same insert for PostgreSQL from the event loop (``chat_save_batch_async``): one
-# statement text whatever the batch size (four arrays), so the server prepares it once
-# per connection; ``WITH ORDINALITY`` keeps the rows, and so the ids, in batch order.
-CHAT_INSERT_PG = (
-    f"INSERT INTO {ChatMessage._meta.db_table} (booking_id, sender_id, text, sent_at)"  # noqa: S608
+# The same insert for PostgreSQL from the event loop (``chat_save_batch_async``), as
+# prepared statements: the server plans each text once per connection. Small batches
+# (most of them: a message or two) bind plain values, which psycopg dumps in C; larger
+# ones bind four arrays to one statement (``WITH ORDINALITY`` keeps the batch order).
+CHAT_TABLE = ChatMessage._meta.db_table
+CHAT_INSERT_VALUES_MAX = 8
+CHAT_INSERT_PG_VALUES = [
+    f"INSERT INTO {CHAT_TABLE} (booking_id, sender_id, text, sent_at) VALUES "  # noqa: S608
+    + ", ".join(["(%s, %s, %s, %s)"] * n)
+    + " RETURNING id"
+    for n in range(CHAT_INSERT_VALUES_MAX + 1)
+]
+CHAT_INSERT_PG_ARRAYS = (
+    f"INSERT INTO {CHAT_TABLE} (booking_id, sender_id, text, sent_at)"  # noqa: S608
     " SELECT b, s, t, a FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::timestamptz[])"
     " WITH ORDINALITY AS rows(b, s, t, a, n) ORDER BY n RETURNING id"
 )
@@ -143,8 +152,11 @@ async def chat_save_batch_async(
     ORM thread (which, at a message per batch, cost more than the insert itself)."""
     if not items:
         return []
-    columns = [list(column) for column in zip(*items, strict=True)]
-    cursor = await conn.execute(CHAT_INSERT_PG, columns, prepare=True)
+    if len(items) <= CHAT_INSERT_VALUES_MAX:
+        sql, params = CHAT_INSERT_PG_VALUES[len(items)], [v for row in items for v in row]
+    else:
+        sql, params = CHAT_INSERT_PG_ARRAYS, [list(column) for column in zip(*items, strict=True)]
+    cursor = await conn.execute(sql, params, prepare=True)
     return [row[0] for row in await cursor.fetchall()]
 
 

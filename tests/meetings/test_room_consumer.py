@@ -334,3 +334,33 @@ async def test_postgres_chat_writer_survives_a_lost_connection(settings):
     assert delivered[0]["id"] < delivered[1]["id"]
     await learner_socket.disconnect()
     await teacher_socket.disconnect()
+
+
+@pytest.mark.parametrize("size", [1, 8, 9, 40])
+async def test_postgres_batch_insert_keeps_order_and_values(size):
+    """Both statement forms (plain values up to 8 rows, arrays above) save every row
+    as given and return the ids in batch order."""
+    from meetings.services import chat_db_connect, chat_save_batch_async
+    from tests.conftest import skip_unless_postgres
+
+    skip_unless_postgres()
+    booking, learner, teacher = await scheduled()
+    sent_at = timezone.now()
+    rows = [
+        (booking.pk, (learner, teacher)[n % 2].pk, f"m{n} <b>&", sent_at + timedelta(seconds=n))
+        for n in range(size)
+    ]
+    conn = await chat_db_connect()
+    try:
+        ids = await chat_save_batch_async(conn, rows)
+    finally:
+        await conn.close()
+    assert ids == sorted(ids) and len(set(ids)) == size
+    saved = await database_sync_to_async(
+        lambda: list(
+            ChatMessage.objects.order_by("id").values_list(
+                "id", "booking_id", "sender_id", "text", "sent_at"
+            )
+        )
+    )()
+    assert saved == [(pk, *row) for pk, row in zip(ids, rows, strict=True)]
