@@ -12,7 +12,10 @@ Sending is safe against the two ways a socket goes away under a consumer:
   waits. The Redis pub/sub layer queues group events without bound behind it, so a
   send that cannot finish within ``SOCKET_SEND_TIMEOUT`` seconds ends the connection (the
   usual ``disconnect()`` cleanup runs, close code 4008). What is queued for one
-  socket is thus bounded by what its groups send in that time.
+  socket is thus bounded by what its groups send in that time. The deadline is kept
+  by one watchdog per event loop (``SendWatchdog``), not a timer per send: almost
+  every send finishes at once, and arming and cancelling a timer for each cost more
+  than the send itself at chat rates.
 """
 
 import asyncio
@@ -37,9 +40,50 @@ logger = logging.getLogger(__name__)
 CLOSE_TOO_SLOW = 4008
 
 
-# Client frames read ahead of the consumer at most: beyond this the reader waits, so
-# uvicorn's own bounded queue fills and it stops reading the socket (backpressure).
-INBOX_SIZE = 64
+class SendWatchdog:
+    """Deadlines for sends in progress, checked by one task per event loop.
+
+    A sending task registers before it awaits the send and leaves when the send
+    returns. Every ``period`` seconds the watchdog cancels the tasks whose deadline
+    has passed and marks them, so the send can tell its own expiry (``expired``) from
+    any other cancellation. A send therefore ends between ``timeout`` and ``timeout +
+    period`` seconds after it started.
+    """
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.task: asyncio.Task | None = None
+        self.pending: dict[asyncio.Task, float] = {}
+        self.expired: set[asyncio.Task] = set()
+
+    def enter(self, task: asyncio.Task, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        if loop is not self.loop or self.task is None or self.task.done():
+            self.loop, self.pending, self.expired = loop, {}, set()
+            self.task = loop.create_task(self._watch(min(1.0, timeout / 4)))
+        self.pending[task] = loop.time() + timeout
+
+    def leave(self, task: asyncio.Task) -> bool:
+        """Unregister ``task``; True if the watchdog cancelled its send."""
+        self.pending.pop(task, None)
+        if task in self.expired:
+            self.expired.discard(task)
+            task.uncancel()
+            return True
+        return False
+
+    async def _watch(self, period: float) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(period)
+            now = loop.time()
+            for task, deadline in list(self.pending.items()):
+                if deadline <= now and task not in self.expired:
+                    self.expired.add(task)
+                    task.cancel()
+
+
+send_watchdog = SendWatchdog()
 
 
 class JsonSocketConsumer(AsyncWebsocketConsumer):
@@ -50,10 +94,14 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
         """Channels' ``AsyncConsumer.__call__`` with a cheaper event loop.
 
         Stock Channels waits on its two sources (the client, the channel layer) with
-        ``asyncio.wait`` and a new task per message; here one long-lived reader per
-        source feeds a bounded inbox that the consumer drains in arrival order. Same
-        contract: messages are dispatched one at a time, ``StopConsumer`` ends it,
-        and on exit the readers are cancelled (the channel layer then unsubscribes).
+        ``asyncio.wait`` and a new task per message; here one long-lived task per
+        source reads a message and dispatches it itself, under a lock, so no message
+        waits in a queue for another task to pick it up. Same contract: messages are
+        dispatched one at a time (per source in arrival order), ``StopConsumer`` ends
+        it, and on exit the readers are cancelled (the channel layer then
+        unsubscribes). A source is not read again until its message was handled: a
+        client that sends faster than it is served fills uvicorn's bounded queue, and
+        uvicorn then stops reading its socket (backpressure).
         """
         self.scope = scope
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
@@ -63,24 +111,21 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
             self.channel_name = await self.channel_layer.new_channel()
             self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
             sources.append(self.channel_receive)
-        inbox: asyncio.Queue = asyncio.Queue(maxsize=INBOX_SIZE)
+        one_at_a_time = asyncio.Lock()
 
-        async def read(source) -> None:
-            try:
-                while True:
-                    await inbox.put((await source(), None))
-            except Exception as error:  # noqa: BLE001 - raised by the consumer's loop
-                await inbox.put((None, error))
-
-        readers = [asyncio.create_task(read(source)) for source in sources]
-        try:
+        async def pump(source) -> None:
             while True:
-                message, error = await inbox.get()
-                if error is not None:
+                message = await source()
+                async with one_at_a_time:
+                    await self.dispatch(message)
+
+        readers = [asyncio.create_task(pump(source)) for source in sources]
+        try:
+            done, _ = await asyncio.wait(readers, return_when=asyncio.FIRST_COMPLETED)
+            for reader in done:
+                error = reader.exception()
+                if error is not None and not isinstance(error, StopConsumer):
                     raise error
-                await self.dispatch(message)
-        except StopConsumer:
-            pass
         finally:
             for reader in readers:
                 reader.cancel()
@@ -110,10 +155,13 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
         else:
             message = None
         if message is not None:
+            task = asyncio.current_task()
+            send_watchdog.enter(task, settings.SOCKET_SEND_TIMEOUT)
             try:
-                async with asyncio.timeout(settings.SOCKET_SEND_TIMEOUT):
-                    await self.base_send(message)
-            except TimeoutError:
+                await self.base_send(message)
+            except asyncio.CancelledError:
+                if not send_watchdog.leave(task):
+                    raise  # not ours: the consumer is being cancelled
                 logger.warning(
                     "Closing %s: the client read nothing for %.0f s",
                     self.scope.get("path"),
@@ -126,6 +174,8 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
             except OSError:  # the peer went away; its websocket.disconnect follows
                 self.socket_gone = True
                 return
+            finally:
+                send_watchdog.pending.pop(task, None)
         if close:
             await self.close(close)
 
