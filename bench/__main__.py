@@ -188,7 +188,9 @@ def main(argv: list[str] | None = None) -> int:
             "2-core machine is shared, and above ~2 every wall-clock number is inflated.",
             "- Data: 10,000 teachers over 50 skills, 200,000 slots in the next 60 days "
             '(25% for "any of my skills"), 2,000 learners with ~30,000 active and '
-            "~6,000 inactive bookings; see `bench/data.py`.",
+            "~6,000 inactive bookings; see `bench/data.py`. On PostgreSQL the loader then "
+            "runs `VACUUM ANALYZE`, as autovacuum would on a live server (this machine's "
+            "server runs with autovacuum off).",
             "",
             table(results),
             "",
