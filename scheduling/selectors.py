@@ -9,10 +9,8 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import (
-    Count,
     Exists,
     F,
-    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -25,6 +23,7 @@ from accounts.models import Skill, TeacherSkill, User
 from accounts.selectors import FREE_PLAN_BOOKINGS_PER_WINDOW, FREE_PLAN_WINDOW_DAYS
 from credits.selectors import teacher_score_expression
 from scheduling.models import SLOT_MAX_LENGTH, AvailabilitySlot, Booking, MatchRequest
+from skilllink.db import datetime_value, fetch, prepared_fetchall
 from skilllink.errors import NotFound
 
 
@@ -264,9 +263,6 @@ def open_slots_for_skill(
     """
     now = now or timezone.now()
     # Design: "a teacher who teaches that skill" (an active account listing it).
-    teachers = TeacherSkill.objects.filter(skill=skill, teacher__is_active=True)
-    if learner is not None:
-        teachers = teachers.exclude(teacher_id=learner.pk)
     given, edge = 0, None
     for tier in (*MATCH_TEACHER_TIERS, None):
         if tier is None:  # everyone left (by subquery: no list of thousands of ids)
@@ -280,8 +276,11 @@ def open_slots_for_skill(
                 limit=limit - given,
             )
             return
-        ranked = list(
-            teachers.order_by("-score", "teacher_id").values_list("teacher_id", "score")[:tier]
+        ranked = _ranked_teachers(
+            skill_id=skill.pk,
+            learner_id=None if learner is None else learner.pk,
+            score_at_most=edge,
+            limit=tier,
         )
         last_tier = len(ranked) < tier
         edge = None if last_tier else ranked[-1][1]
@@ -300,7 +299,25 @@ def open_slots_for_skill(
                 given += 1
         if last_tier or given >= limit:
             return
-        teachers = teachers.filter(score__lte=edge)
+
+
+def _ranked_teachers(
+    *, skill_id: int, learner_id: int | None, score_at_most: float | None, limit: int
+) -> list[tuple[int, float]]:
+    """(teacher id, stored score) of the skill's active teachers but the learner, best
+    first (then by id), scoring at most ``score_at_most`` if given; at most ``limit``.
+    Read from the index (skill, score desc, teacher); fixed SQL, as it runs per match."""
+    sql = (
+        "SELECT ts.teacher_id, ts.score FROM accounts_teacherskill ts"  # noqa: S608 (fixed text)
+        " JOIN accounts_user u ON u.id = ts.teacher_id"
+        " WHERE ts.skill_id = %s AND u.is_active = %s AND ts.teacher_id <> %s"
+        + (" AND ts.score <= %s" if score_at_most is not None else "")
+        + " ORDER BY ts.score DESC, ts.teacher_id LIMIT %s"
+    )
+    params: list[Any] = [skill_id, True, learner_id or 0]
+    if score_at_most is not None:
+        params.append(score_at_most)
+    return fetch(sql, [*params, limit])
 
 
 def _match_candidates(
@@ -370,12 +387,29 @@ def _match_candidates(
         f" AND b.status IN ({in_statuses})){overlap}"
         " ORDER BY ts.score DESC, s.start, s.id LIMIT %s"
     )
-    for slot in AvailabilitySlot.objects.raw(sql, params):
-        # The teacher as booking needs it (the other fields load if anything asks).
+    if connection.vendor != "postgresql":
+        for slot in AvailabilitySlot.objects.raw(sql, params):
+            # The teacher as booking needs it (the other fields load if anything asks).
+            slot.teacher = User.from_db(
+                slot._state.db,
+                ["id", "username", "timezone"],
+                [slot.teacher_id, slot.teacher_username, slot.teacher_timezone],
+            )
+            yield slot
+        return
+    # PostgreSQL: prepared (the text is constant), so it is not planned per request.
+    db = connection.alias
+    for pk, teacher_id, skill, begins, ends, created, score, username, zone in prepared_fetchall(
+        sql, params
+    ):
+        slot = AvailabilitySlot.from_db(
+            db,
+            ["id", "teacher_id", "skill_id", "start", "end", "created_at"],
+            [pk, teacher_id, skill, begins, ends, created],
+        )
+        slot.score = score
         slot.teacher = User.from_db(
-            slot._state.db,
-            ["id", "username", "timezone"],
-            [slot.teacher_id, slot.teacher_username, slot.teacher_timezone],
+            db, ["id", "username", "timezone"], [teacher_id, username, zone]
         )
         yield slot
 
@@ -544,19 +578,21 @@ def bookings_for_user(
 QUOTA_WINDOW = timedelta(days=FREE_PLAN_WINDOW_DAYS)
 
 
-def _quota_counted(*, learner: User, now: datetime) -> QuerySet:
-    return Booking.objects.filter(
-        learner=learner, counts_for_quota=True, created_at__gt=now - QUOTA_WINDOW
-    )
+QUOTA_USAGE_SQL = (
+    "SELECT COUNT(*), MIN(created_at) FROM scheduling_booking"
+    " WHERE learner_id = %s AND counts_for_quota = %s AND created_at > %s"
+)
 
 
 def quota_usage(*, learner: User, now: datetime) -> tuple[int, datetime | None]:
-    """(bookings counted in the rolling window, when the oldest of them leaves it)."""
-    usage = _quota_counted(learner=learner, now=now).aggregate(
-        used=Count("pk"), oldest=Min("created_at")
-    )
-    oldest = usage["oldest"]
-    return usage["used"], (oldest + QUOTA_WINDOW if oldest else None)
+    """(bookings counted in the rolling window, when the oldest of them leaves it).
+
+    Fixed SQL: it runs on every booking and match request (index
+    booking_learner_created)."""
+    start = connection.ops.adapt_datetimefield_value(now - QUOTA_WINDOW)
+    ((used, oldest),) = fetch(QUOTA_USAGE_SQL, [learner.pk, True, start])
+    oldest = datetime_value(oldest)
+    return used, (oldest + QUOTA_WINDOW if oldest else None)
 
 
 def learner_booking_state(

@@ -71,3 +71,56 @@ def fast_timestamps_install(*, sender: Any = None, connection: Any, **kwargs: An
     if adapters.get_loader(oid, Format.TEXT) is not UtcTimestamptzLoader:
         adapters.register_loader(TIMESTAMPTZ, UtcTimestamptzLoader)
     return True
+
+
+def prepared_fetchall(sql: str, params: list[Any]) -> list[tuple]:
+    """Run one hot read on PostgreSQL as a prepared statement and return its rows.
+
+    Django's psycopg cursors bind values on the client (the values are written into
+    the statement's text), so PostgreSQL parses and plans every statement afresh. For a
+    statement whose text never changes (values only as ``%s``), a server-binding cursor
+    on the same connection and transaction lets PostgreSQL keep it prepared: it is
+    planned for its values for the first five runs, then reuses a plan when that costs
+    no more. Logged like any query when Django logs queries (``DEBUG``).
+    """
+    import time
+
+    import psycopg
+    from django.db import connection
+
+    connection.ensure_connection()
+    started = time.perf_counter()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        rows = cursor.fetchall()
+    if connection.queries_logged:
+        connection.queries_log.append(
+            {
+                "sql": connection.ops.compose_sql(sql, params),
+                "time": f"{time.perf_counter() - started:.3f}",
+            }
+        )
+    return rows
+
+
+def fetch(sql: str, params: list[Any]) -> list[tuple]:
+    """Rows of a fixed read (``%s`` placeholders) on a hot path, without the ORM
+    assembling and compiling the same statement each time (0.4-0.7 ms of CPU each for
+    the matchmaking reads). Prepared on PostgreSQL (``prepared_fetchall``). Values come
+    back as the database adapter gives them: on SQLite, times are text (see
+    ``datetime_value``)."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        return prepared_fetchall(sql, params)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def datetime_value(value: Any) -> datetime.datetime | None:
+    """A datetime column read by ``fetch`` as Django would return it (aware, UTC)."""
+    from django.db import connection
+
+    convert = getattr(connection.ops, "convert_datetimefield_value", None)
+    return value if convert is None else convert(value, None, connection)

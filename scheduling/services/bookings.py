@@ -13,6 +13,7 @@ from accounts.services import notifications_send
 from scheduling.models import AvailabilitySlot, Booking, BookingEvent
 from scheduling.payloads import booking_payload
 from scheduling.selectors import learner_booking_state, quota_usage
+from skilllink.db import fetch
 from skilllink.errors import AppError, Conflict, Forbidden, NotFound, ValidationFailed
 from skilllink.realtime import user_group
 
@@ -45,7 +46,7 @@ def learner_lock(learner: User) -> None:
     IMMEDIATE (settings), so writers already run one at a time.
     """
     if connection.features.has_select_for_update:
-        User.objects.select_for_update().filter(pk=learner.pk).values_list("pk").first()
+        fetch("SELECT id FROM accounts_user WHERE id = %s FOR UPDATE", [learner.pk])
 
 
 def _booking_skill(slot: AvailabilitySlot, skill_slug: str | None) -> Skill | None:
