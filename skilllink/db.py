@@ -73,6 +73,9 @@ def fast_timestamps_install(*, sender: Any = None, connection: Any, **kwargs: An
     return True
 
 
+PREPARE_THRESHOLD = 5  # psycopg's default
+
+
 def prepared_fetchall(sql: str, params: list[Any]) -> list[tuple]:
     """Run one hot read on PostgreSQL as a prepared statement and return its rows.
 
@@ -89,8 +92,14 @@ def prepared_fetchall(sql: str, params: list[Any]) -> list[tuple]:
     from django.db import connection
 
     connection.ensure_connection()
+    raw = connection.connection
+    if raw.prepare_threshold is None:
+        # Django turns preparing off for the connection (for poolers). Only cursors
+        # that bind on the server ever prepare, and Django's bind on the client, so
+        # this enables it for these reads alone.
+        raw.prepare_threshold = PREPARE_THRESHOLD
     started = time.perf_counter()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+    with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
         cursor.execute(sql, params, prepare=True)
         rows = cursor.fetchall()
     if connection.queries_logged:

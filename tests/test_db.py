@@ -71,3 +71,24 @@ def test_other_databases_are_left_alone():
     if connection.vendor == "postgresql":
         pytest.skip("SQLite-side check")
     assert fast_timestamps_install(connection=connection) is False
+
+
+def test_fetch_prepares_fixed_reads_on_postgres_and_logs_them():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from skilllink.db import fetch
+
+    sql = "SELECT %s + 1, %s"
+    with CaptureQueriesContext(connection) as queries:
+        assert fetch(sql, [41, "x"]) == [(42, "x")]
+    assert len(queries) == 1
+    if connection.vendor != "postgresql":
+        return
+    assert "41" in queries[0]["sql"]  # logged with its values, as Django logs queries
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement = %s",
+            ["SELECT $1 + 1, $2"],
+        )
+        assert cursor.fetchone()[0] == 1

@@ -3,7 +3,7 @@
 import itertools
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Skill, User
@@ -17,6 +17,7 @@ from scheduling.services.bookings import (
     learner_lock,
     quota_check,
 )
+from skilllink.db import fetch
 from skilllink.errors import AppError, Conflict, Forbidden, NotFound, ValidationFailed
 
 MAX_WINDOW = timedelta(days=60)
@@ -37,10 +38,11 @@ def _check_window(window_start: datetime, window_end: datetime, now: datetime) -
 
 
 def _skill(slug: str) -> Skill:
-    skill = Skill.objects.filter(slug=slug).first()
-    if skill is None:
+    # Fixed SQL (prepared on PostgreSQL): this runs on every match request.
+    rows = fetch("SELECT id, name, slug FROM accounts_skill WHERE slug = %s", [slug])
+    if not rows:
         raise ValidationFailed("No such skill.", fields={"skill": [f'No skill "{slug}".']})
-    return skill
+    return Skill.from_db(connection.alias, ["id", "name", "slug"], list(rows[0]))
 
 
 def _match_notices(booking: Booking) -> list[tuple[User, dict[str, str]]]:
