@@ -1,5 +1,6 @@
 """Reads for meetings: chat history and who is in the room."""
 
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
@@ -48,18 +49,8 @@ def chat_history(*, booking_id: int, limit: int = HISTORY_LIMIT) -> list[dict[st
 
 def room_connections(*, booking_id: int) -> dict[int, int]:
     """Open visits (sockets) per user in the room."""
-    counts: dict[int, int] = {}
-    for user_id in RoomVisit.objects.filter(
-        booking_id=booking_id, left_at__isnull=True
-    ).values_list("user_id", flat=True):
-        counts[user_id] = counts.get(user_id, 0) + 1
-    return counts
-
-
-def room_participants(*, booking_id: int) -> list[int]:
-    """Users with an open visit, in a stable order."""
-    return sorted(
-        set(
+    return dict(
+        Counter(
             RoomVisit.objects.filter(booking_id=booking_id, left_at__isnull=True).values_list(
                 "user_id", flat=True
             )

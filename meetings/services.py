@@ -1,5 +1,6 @@
 """Writes for meetings: entering and leaving the room, chat."""
 
+import functools
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     import psycopg
 
 CHAT_MAX_LENGTH = 2000
+CHAT_TABLE = ChatMessage._meta.db_table
 ROOM_STATUSES = (Booking.Status.SCHEDULED, Booking.Status.IN_PROGRESS)
 
 
@@ -87,6 +89,17 @@ def chat_rate_hit(*, user_id: int, shared: bool) -> None:
     )
 
 
+@functools.cache  # batch sizes are bounded (chat_writer.MAX_BATCH)
+def _chat_insert_sql(rows: int) -> str:
+    """One multi-row ``INSERT … RETURNING id`` of ``rows`` chat messages (``%s`` values:
+    booking id, sender id, text, sent at, row after row)."""
+    return (
+        f"INSERT INTO {CHAT_TABLE} (booking_id, sender_id, text, sent_at) VALUES "  # noqa: S608
+        + ", ".join(["(%s, %s, %s, %s)"] * rows)
+        + " RETURNING id"
+    )
+
+
 def chat_save_batch(items: list[tuple[int, int, str, datetime]]) -> list[int]:
     """Save ``(booking_id, sender_id, text, sent_at)`` rows in one statement; their ids, in order.
 
@@ -100,18 +113,14 @@ def chat_save_batch(items: list[tuple[int, int, str, datetime]]) -> list[int]:
     """
     if not items:
         return []
-    table = connection.ops.quote_name(ChatMessage._meta.db_table)
     adapt = connection.ops.adapt_datetimefield_value
-    params: list[object] = []
-    for booking_id, sender_id, text, sent_at in items:
-        params += (booking_id, sender_id, text, adapt(sent_at))
-    values = ", ".join(["(%s, %s, %s, %s)"] * len(items))
+    params = [
+        value
+        for booking_id, sender_id, text, sent_at in items
+        for value in (booking_id, sender_id, text, adapt(sent_at))
+    ]
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (booking_id, sender_id, text, sent_at) "  # noqa: S608
-            f"VALUES {values} RETURNING id",
-            params,
-        )
+        cursor.execute(_chat_insert_sql(len(items)), params)
         return [row[0] for row in cursor.fetchall()]
 
 
@@ -119,14 +128,7 @@ def chat_save_batch(items: list[tuple[int, int, str, datetime]]) -> list[int]:
 # prepared statements: the server plans each text once per connection. Small batches
 # (most of them: a message or two) bind plain values, which psycopg dumps in C; larger
 # ones bind four arrays to one statement (``WITH ORDINALITY`` keeps the batch order).
-CHAT_TABLE = ChatMessage._meta.db_table
 CHAT_INSERT_VALUES_MAX = 8
-CHAT_INSERT_PG_VALUES = [
-    f"INSERT INTO {CHAT_TABLE} (booking_id, sender_id, text, sent_at) VALUES "  # noqa: S608
-    + ", ".join(["(%s, %s, %s, %s)"] * n)
-    + " RETURNING id"
-    for n in range(CHAT_INSERT_VALUES_MAX + 1)
-]
 CHAT_INSERT_PG_ARRAYS = (
     f"INSERT INTO {CHAT_TABLE} (booking_id, sender_id, text, sent_at)"  # noqa: S608
     " SELECT b, s, t, a FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::timestamptz[])"
@@ -153,7 +155,7 @@ async def chat_save_batch_async(
     if not items:
         return []
     if len(items) <= CHAT_INSERT_VALUES_MAX:
-        sql, params = CHAT_INSERT_PG_VALUES[len(items)], [v for row in items for v in row]
+        sql, params = _chat_insert_sql(len(items)), [v for row in items for v in row]
     else:
         sql, params = CHAT_INSERT_PG_ARRAYS, [list(column) for column in zip(*items, strict=True)]
     cursor = await conn.execute(sql, params, prepare=True)

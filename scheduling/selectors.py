@@ -1,5 +1,6 @@
 """Reads for scheduling: open slots, teacher discovery, a user's sessions, plan usage."""
 
+import functools
 import heapq
 import itertools
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from accounts.models import Skill, TeacherSkill, User
 from accounts.selectors import FREE_PLAN_BOOKINGS_PER_WINDOW, FREE_PLAN_WINDOW_DAYS
 from credits.selectors import teacher_score_expression
 from scheduling.models import SLOT_MAX_LENGTH, AvailabilitySlot, Booking, MatchRequest
-from skilllink.db import datetime_value, fetch, prepared_fetchall
+from skilllink.db import datetime_value, fetch
 from skilllink.errors import NotFound
 
 
@@ -195,20 +196,14 @@ def _open_slot_rows(where: list[str], params: list[Any], limit: int) -> list[tup
         'SELECT s.id, s.teacher_id, s.start, s."end" FROM scheduling_availabilityslot s'  # noqa: S608
         f" WHERE {' AND '.join(where)} ORDER BY s.start, s.id LIMIT %s"
     )
+    # Not prepared (``fetch``): the best plan depends on the skill's number of teachers.
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, limit])
         rows = cursor.fetchall()
-    column = AvailabilitySlot._meta.get_field("start").cached_col
-    converters = connection.ops.get_db_converters(column)
-    if not converters:
-        return rows
-    converted = []
-    for pk, teacher, begins, ends in rows:
-        for convert in converters:
-            begins = convert(begins, column, connection)
-            ends = convert(ends, column, connection)
-        converted.append((pk, teacher, begins, ends))
-    return converted
+    return [
+        (pk, teacher, datetime_value(begins), datetime_value(ends))
+        for pk, teacher, begins, ends in rows
+    ]
 
 
 def slots_of_teacher(
@@ -262,39 +257,28 @@ def open_slots_for_skill(
     to the next one whole). The next tier is read only when the caller asks for more.
     """
     now = now or timezone.now()
+    learner_id = None if learner is None else learner.pk
+    candidates = functools.partial(
+        _match_candidates,
+        skill_id=skill.pk,
+        window=(window_start, window_end),
+        learner_id=learner_id,
+        now=now,
+    )
     # Design: "a teacher who teaches that skill" (an active account listing it).
     given, edge = 0, None
     for tier in (*MATCH_TEACHER_TIERS, None):
         if tier is None:  # everyone left (by subquery: no list of thousands of ids)
-            yield from _match_candidates(
-                skill_id=skill.pk,
-                teacher_ids=None,
-                score_at_most=edge,
-                window=(window_start, window_end),
-                learner_id=None if learner is None else learner.pk,
-                now=now,
-                limit=limit - given,
-            )
+            yield from candidates(teacher_ids=None, score_at_most=edge, limit=limit - given)
             return
         ranked = _ranked_teachers(
-            skill_id=skill.pk,
-            learner_id=None if learner is None else learner.pk,
-            score_at_most=edge,
-            limit=tier,
+            skill_id=skill.pk, learner_id=learner_id, score_at_most=edge, limit=tier
         )
         last_tier = len(ranked) < tier
         edge = None if last_tier else ranked[-1][1]
         group = [pk for pk, score in ranked if edge is None or score > edge]
         if group:
-            for slot in _match_candidates(
-                skill_id=skill.pk,
-                teacher_ids=group,
-                score_at_most=None,
-                window=(window_start, window_end),
-                learner_id=None if learner is None else learner.pk,
-                now=now,
-                limit=limit - given,
-            ):
+            for slot in candidates(teacher_ids=group, score_at_most=None, limit=limit - given):
                 yield slot
                 given += 1
         if last_tier or given >= limit:
@@ -378,7 +362,7 @@ def _match_candidates(
     # Only placeholders and fixed names are formatted in; every value travels as a param.
     sql = (
         'SELECT s.id, s.teacher_id, s.skill_id, s.start, s."end", s.created_at, ts.score,'  # noqa: S608
-        " t.username AS teacher_username, t.timezone AS teacher_timezone"
+        " t.username, t.timezone"
         " FROM scheduling_availabilityslot s JOIN accounts_teacherskill ts"
         " ON ts.teacher_id = s.teacher_id AND ts.skill_id = %s"
         " JOIN accounts_user t ON t.id = s.teacher_id"
@@ -387,27 +371,16 @@ def _match_candidates(
         f" AND b.status IN ({in_statuses})){overlap}"
         " ORDER BY ts.score DESC, s.start, s.id LIMIT %s"
     )
-    if connection.vendor != "postgresql":
-        for slot in AvailabilitySlot.objects.raw(sql, params):
-            # The teacher as booking needs it (the other fields load if anything asks).
-            slot.teacher = User.from_db(
-                slot._state.db,
-                ["id", "username", "timezone"],
-                [slot.teacher_id, slot.teacher_username, slot.teacher_timezone],
-            )
-            yield slot
-        return
-    # PostgreSQL: prepared (the text is constant), so it is not planned per request.
+    # Prepared on PostgreSQL (the text is constant), so it is not planned per request.
     db = connection.alias
-    for pk, teacher_id, skill, begins, ends, created, score, username, zone in prepared_fetchall(
-        sql, params
-    ):
+    for pk, teacher_id, skill, begins, ends, created, score, username, zone in fetch(sql, params):
         slot = AvailabilitySlot.from_db(
             db,
             ["id", "teacher_id", "skill_id", "start", "end", "created_at"],
-            [pk, teacher_id, skill, begins, ends, created],
+            [pk, teacher_id, skill, *map(datetime_value, (begins, ends, created))],
         )
         slot.score = score
+        # The teacher as booking needs it (the other fields load if anything asks).
         slot.teacher = User.from_db(
             db, ["id", "username", "timezone"], [teacher_id, username, zone]
         )
@@ -578,9 +551,9 @@ def bookings_for_user(
 QUOTA_WINDOW = timedelta(days=FREE_PLAN_WINDOW_DAYS)
 
 
-QUOTA_USAGE_SQL = (
-    "SELECT COUNT(*), MIN(created_at) FROM scheduling_booking"
-    " WHERE learner_id = %s AND counts_for_quota = %s AND created_at > %s"
+# The bookings a free learner's quota counts: (learner id, True, window start) as params.
+QUOTA_COUNTED = (
+    "FROM scheduling_booking WHERE learner_id = %s AND counts_for_quota = %s AND created_at > %s"
 )
 
 
@@ -590,7 +563,9 @@ def quota_usage(*, learner: User, now: datetime) -> tuple[int, datetime | None]:
     Fixed SQL: it runs on every booking and match request (index
     booking_learner_created)."""
     start = connection.ops.adapt_datetimefield_value(now - QUOTA_WINDOW)
-    ((used, oldest),) = fetch(QUOTA_USAGE_SQL, [learner.pk, True, start])
+    ((used, oldest),) = fetch(
+        f"SELECT COUNT(*), MIN(created_at) {QUOTA_COUNTED}", [learner.pk, True, start]
+    )
     oldest = datetime_value(oldest)
     return used, (oldest + QUOTA_WINDOW if oldest else None)
 
@@ -619,11 +594,10 @@ def learner_booking_state(
     ]
     params = [learner.pk, *window, learner.pk, *window]
     if with_quota:
-        counted = (
-            "FROM scheduling_booking WHERE learner_id = %s"
-            " AND counts_for_quota = %s AND created_at > %s"
-        )
-        columns += [f"(SELECT COUNT(*) {counted})", f"(SELECT MIN(created_at) {counted})"]
+        columns += [
+            f"(SELECT COUNT(*) {QUOTA_COUNTED})",
+            f"(SELECT MIN(created_at) {QUOTA_COUNTED})",
+        ]
         params += [learner.pk, True, adapt(now - QUOTA_WINDOW)] * 2
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {', '.join(columns)}", params)
@@ -631,11 +605,7 @@ def learner_booking_state(
     overlapping = bool(row[0] or row[1])
     if not with_quota:
         return overlapping, 0, None
-    used, oldest = row[2], row[3]
-    if oldest is not None:  # as the ORM would convert it (SQLite returns text here)
-        column = Booking._meta.get_field("created_at").cached_col
-        for convert in connection.ops.get_db_converters(column):
-            oldest = convert(oldest, column, connection)
+    used, oldest = row[2], datetime_value(row[3])
     return overlapping, used, (oldest + QUOTA_WINDOW if oldest else None)
 
 

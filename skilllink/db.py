@@ -12,7 +12,10 @@ installs it in Django's place on each new connection.
 from __future__ import annotations
 
 import datetime
+import time
 from typing import Any
+
+from django.db import connection
 
 TIMESTAMPTZ = "timestamptz"
 
@@ -76,7 +79,7 @@ def fast_timestamps_install(*, sender: Any = None, connection: Any, **kwargs: An
 PREPARE_THRESHOLD = 5  # psycopg's default
 
 
-def prepared_fetchall(sql: str, params: list[Any]) -> list[tuple]:
+def _prepared_fetchall(sql: str, params: list[Any]) -> list[tuple]:
     """Run one hot read on PostgreSQL as a prepared statement and return its rows.
 
     Django's psycopg cursors bind values on the client (the values are written into
@@ -86,10 +89,7 @@ def prepared_fetchall(sql: str, params: list[Any]) -> list[tuple]:
     planned for its values for the first five runs, then reuses a plan when that costs
     no more. Logged like any query when Django logs queries (``DEBUG``).
     """
-    import time
-
     import psycopg
-    from django.db import connection
 
     connection.ensure_connection()
     raw = connection.connection
@@ -115,21 +115,18 @@ def prepared_fetchall(sql: str, params: list[Any]) -> list[tuple]:
 def fetch(sql: str, params: list[Any]) -> list[tuple]:
     """Rows of a fixed read (``%s`` placeholders) on a hot path, without the ORM
     assembling and compiling the same statement each time (0.4-0.7 ms of CPU each for
-    the matchmaking reads). Prepared on PostgreSQL (``prepared_fetchall``). Values come
+    the matchmaking reads). Prepared on PostgreSQL (``_prepared_fetchall``). Values come
     back as the database adapter gives them: on SQLite, times are text (see
     ``datetime_value``)."""
-    from django.db import connection
-
     if connection.vendor == "postgresql":
-        return prepared_fetchall(sql, params)
+        return _prepared_fetchall(sql, params)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
 
 def datetime_value(value: Any) -> datetime.datetime | None:
-    """A datetime column read by ``fetch`` as Django would return it (aware, UTC)."""
-    from django.db import connection
-
+    """A datetime column read by ``fetch`` (or a cursor) as Django would return it
+    (aware, UTC): SQLite gives text, which the ORM converts with this same function."""
     convert = getattr(connection.ops, "convert_datetimefield_value", None)
     return value if convert is None else convert(value, None, connection)

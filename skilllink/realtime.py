@@ -28,18 +28,12 @@ def send_now(group: str, event: dict[str, Any]) -> None:
     A push is a courtesy: the data is already committed and every client catches
     up from the database when its socket (re)connects.
     """
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        async_to_sync(layer.group_send)(group, event)
-    except Exception:
-        logger.exception("Real-time send to %s failed", group)
+    send_all_now([(group, event)])
 
 
 def send_on_commit(group: str, event: dict[str, Any]) -> None:
     """Send ``event`` to ``group`` once the current transaction commits (never if it rolls back)."""
-    transaction.on_commit(lambda: send_now(group, event))
+    send_all_on_commit([(group, event)])
 
 
 def send_all_now(messages: Sequence[tuple[str, dict[str, Any]]]) -> None:

@@ -63,9 +63,13 @@ class SendWatchdog:
             self.task = loop.create_task(self._watch(min(1.0, timeout / 4)))
         self.pending[task] = loop.time() + timeout
 
+    def forget(self, task: asyncio.Task) -> None:
+        """Unregister ``task`` (its send returned, or raised)."""
+        self.pending.pop(task, None)
+
     def leave(self, task: asyncio.Task) -> bool:
         """Unregister ``task``; True if the watchdog cancelled its send."""
-        self.pending.pop(task, None)
+        self.forget(task)
         if task in self.expired:
             self.expired.discard(task)
             task.uncancel()
@@ -175,7 +179,7 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
                 self.socket_gone = True
                 return
             finally:
-                send_watchdog.pending.pop(task, None)
+                send_watchdog.forget(task)
         if close:
             await self.close(close)
 

@@ -17,7 +17,7 @@ async def _send(watchdog: SendWatchdog, hang: asyncio.Event, timeout: float) -> 
             raise
         return "expired"
     finally:
-        watchdog.pending.pop(task, None)
+        watchdog.forget(task)
     return "sent"
 
 
