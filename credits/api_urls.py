@@ -3,5 +3,6 @@ from django.urls import path
 from credits import api
 
 urlpatterns = [
+    path("credits/", api.CreditsApi.as_view(), name="api-credits"),
     path("bookings/<int:booking_id>/rating/", api.RatingApi.as_view(), name="api-booking-rating"),
 ]

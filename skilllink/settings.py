@@ -105,12 +105,18 @@ SOCKET_SEND_TIMEOUT = float(os.environ.get("SOCKET_SEND_TIMEOUT", "10"))
 # Without Redis, the sweep must run in the server process to reach its sockets.
 SWEEP_IN_PROCESS = _env_bool("SKILLLINK_SWEEP_IN_PROCESS", not REDIS_URL)
 SWEEP_INTERVAL_SECONDS = float(os.environ.get("SKILLLINK_SWEEP_INTERVAL", "15"))
+# Credits: a session costs this many credits per booked minute; every new account is
+# granted CREDITS_SIGNUP_GRANT credits by the platform.
+CREDITS_PER_MINUTE = int(os.environ.get("CREDITS_PER_MINUTE", "1"))
+CREDITS_SIGNUP_GRANT = int(os.environ.get("CREDITS_SIGNUP_GRANT", "120"))
 # -----------------------------------------------------------------------------
 
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
     SECRET_KEY = "insecure-development-key-only-used-when-DEBUG-is-on"
+if CREDITS_PER_MINUTE < 0 or CREDITS_SIGNUP_GRANT < 0:
+    raise ImproperlyConfigured("CREDITS_PER_MINUTE and CREDITS_SIGNUP_GRANT cannot be negative.")
 if not isinstance(SKILLLINK_ICE_SERVERS, list):
     raise ImproperlyConfigured("SKILLLINK_ICE_SERVERS must be a JSON list.")
 
