@@ -62,7 +62,7 @@ SQLITE_BACKWARD = [f"DROP TRIGGER {table}_append_only" for table in TABLES]
 def _run(statements_by_vendor):
     def run(apps, schema_editor):
         for statement in statements_by_vendor.get(schema_editor.connection.vendor, []):
-            schema_editor.execute(statement)
+            schema_editor.execute(statement, params=None)
 
     return run
 
