@@ -31,11 +31,12 @@ class BalanceChart:
 
 
 def nice_ceiling(value: int) -> int:
-    """The smallest of 1, 2, 2.5, 5 x 10^k that is at least ``value`` (and at least 10)."""
+    """The smallest round number (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8 x 10^k) that is at least
+    ``value``, and at least 10: the top of the chart's scale."""
     if value <= 10:
         return 10
     power = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
+    for step in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
         if step * power >= value:
             return int(step * power)
     return 10 * power  # pragma: no cover - the loop always returns

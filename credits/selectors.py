@@ -207,10 +207,11 @@ def credits_balance_points(*, user: User, limit: int = 100) -> list[tuple[dateti
     account = Account.objects.filter(user_id=user.pk).first()
     if account is None:
         return []
+    # In time order (callers may record a transfer at a given moment, e.g. the sweep's).
     changes = list(
         LedgerEntry.objects.filter(account=account)
         .exclude(transfer__kind__in=[Transfer.Kind.HOLD, Transfer.Kind.RELEASE])
-        .order_by("-id")
+        .order_by("-transfer__created_at", "-id")
         .values_list("transfer__created_at", "amount")[: limit + 1]
     )
     points = []
@@ -219,6 +220,7 @@ def credits_balance_points(*, user: User, limit: int = 100) -> list[tuple[dateti
         points.append((moment, balance))
         balance -= amount
     if len(changes) <= limit:
-        points.append((account.created_at, 0))
+        opened = min([account.created_at, *(moment for moment, _ in points)])
+        points.append((opened, 0))
     points.reverse()
     return points

@@ -2,11 +2,13 @@
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from accounts.models import TeacherSkill, User
 from accounts.services import notification_send
@@ -80,6 +82,8 @@ def teacher_skill_scores_store(*, teacher_id: int | None = None) -> int:
 #     the booking's Hold row (release, settle)  ->  user accounts by ascending primary key.
 # The escrow and platform accounts are never locked nor updated (their balances are not
 # stored), so holds and grants for different users never wait on each other.
+# ``now`` (default: the current time) is the moment a transfer records; the booking
+# transitions pass theirs, so the ledger and the booking's timeline agree.
 
 
 def insufficient_credits(*, needed: int, available: int) -> AppError:
@@ -131,6 +135,7 @@ def _transfer_record(
     reason: str = "",
     actor: User | None = None,
     held_changes: dict[int, int] | None = None,
+    now: datetime | None = None,
 ) -> Transfer:
     """Write one transfer with its entries and move the stored balances of user accounts.
 
@@ -147,6 +152,7 @@ def _transfer_record(
         booking_id=booking_id,
         reason=reason[:500],
         actor=actor,
+        created_at=now or timezone.now(),
     )
     LedgerEntry.objects.bulk_create(
         [LedgerEntry(transfer=transfer, account=account, amount=amount) for account, amount in legs]
@@ -169,7 +175,7 @@ def _existing_transfer(idempotency_key: str) -> Transfer | None:
 
 
 @transaction.atomic
-def credits_grant_signup(*, user: User) -> Transfer | None:
+def credits_grant_signup(*, user: User, now: datetime | None = None) -> Transfer | None:
     """Open ``user``'s account and grant ``CREDITS_SIGNUP_GRANT`` from the platform, once per
     user (later calls return the first grant). None when the grant is set to 0."""
     account = _accounts_locked([user])[user.pk]
@@ -183,13 +189,20 @@ def credits_grant_signup(*, user: User) -> Transfer | None:
         kind=Transfer.Kind.GRANT,
         idempotency_key=key,
         legs=[(platform, -amount), (account, amount)],
-        reason="Sign-up grant",
+        reason=f"Every new account starts with {amount} credits.",
+        now=now,
     )
 
 
 @transaction.atomic
 def credits_hold(
-    *, user: User, amount: int, booking_id: int, reason: str = "", actor: User | None = None
+    *,
+    user: User,
+    amount: int,
+    booking_id: int,
+    reason: str = "",
+    actor: User | None = None,
+    now: datetime | None = None,
 ) -> Transfer | None:
     """Move ``amount`` of ``user``'s available credits into escrow for ``booking_id``.
 
@@ -223,6 +236,7 @@ def credits_hold(
         reason=reason,
         actor=actor,
         held_changes={account.pk: amount},
+        now=now,
     )
     Hold.objects.create(
         booking_id=booking_id,
@@ -243,7 +257,9 @@ def _hold_locked(booking_id: int) -> Hold | None:
     )
 
 
-def _hold_return(hold: Hold, *, account: Account, reason: str, actor: User | None) -> Transfer:
+def _hold_return(
+    hold: Hold, *, account: Account, reason: str, actor: User | None, now: datetime | None
+) -> Transfer:
     """Escrow -> the learner, the whole hold (the caller holds the locks)."""
     escrow = _system_account(Account.Kind.ESCROW)
     transfer = _transfer_record(
@@ -254,6 +270,7 @@ def _hold_return(hold: Hold, *, account: Account, reason: str, actor: User | Non
         reason=reason,
         actor=actor,
         held_changes={account.pk: -hold.amount},
+        now=now,
     )
     hold.closed_by = transfer
     hold.closed_at = transfer.created_at
@@ -263,7 +280,11 @@ def _hold_return(hold: Hold, *, account: Account, reason: str, actor: User | Non
 
 @transaction.atomic
 def credits_release(
-    *, booking_id: int, reason: str = "", actor: User | None = None
+    *,
+    booking_id: int,
+    reason: str = "",
+    actor: User | None = None,
+    now: datetime | None = None,
 ) -> Transfer | None:
     """Return the whole hold of ``booking_id`` to its learner (decline, cancel, expiry,
     teacher no-show, nobody came).
@@ -277,7 +298,7 @@ def credits_release(
     if not hold.is_open:
         return hold.closed_by
     account = _accounts_locked([hold.account.user])[hold.account.user_id]
-    return _hold_return(hold, account=account, reason=reason, actor=actor)
+    return _hold_return(hold, account=account, reason=reason, actor=actor, now=now)
 
 
 @dataclass(frozen=True)
@@ -301,6 +322,7 @@ def credits_settle(
     paid_amount: int,
     reason: str = "",
     actor: User | None = None,
+    now: datetime | None = None,
 ) -> Settlement | None:
     """Close the hold of ``booking_id``: ``payee`` is paid ``paid_amount`` credits (capped
     at the hold) and the rest returns to ``payer``.
@@ -333,7 +355,7 @@ def credits_settle(
         )
     paid = min(paid_amount, hold.amount)
     accounts = _accounts_locked([payer, payee])
-    release = _hold_return(hold, account=accounts[payer.pk], reason=reason, actor=actor)
+    release = _hold_return(hold, account=accounts[payer.pk], reason=reason, actor=actor, now=now)
     payment = None
     if paid:
         payment = _transfer_record(
@@ -343,6 +365,7 @@ def credits_settle(
             booking_id=booking_id,
             reason=reason,
             actor=actor,
+            now=release.created_at,
         )
     return Settlement(
         release=release, payment=payment, paid=paid, returned=hold.amount - paid, already=False
@@ -357,6 +380,7 @@ def credits_adjust(
     reason: str,
     actor: User,
     idempotency_key: str | None = None,
+    now: datetime | None = None,
 ) -> Transfer:
     """Staff add (amount > 0) or take (amount < 0) credits, with a reason, against the
     platform account. Taking more than is available is refused (402) and changes nothing.
@@ -395,4 +419,5 @@ def credits_adjust(
         legs=[(platform, -amount), (account, amount)],
         reason=reason,
         actor=actor,
+        now=now,
     )

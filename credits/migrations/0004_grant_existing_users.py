@@ -38,7 +38,7 @@ def open_accounts(apps, schema_editor):
             [
                 Transfer(
                     kind="grant",
-                    reason="Sign-up grant (existing account)",
+                    reason=f"Every account starts with {grant} credits.",
                     idempotency_key=f"signup:{user_id}",
                     created_at=now,
                 )

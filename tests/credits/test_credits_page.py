@@ -99,16 +99,8 @@ def test_a_mangled_cursor_shows_the_newest_entries_not_an_error(client):
 
 
 def test_the_chart_scale_is_a_round_number_above_the_highest_balance():
-    assert [nice_ceiling(v) for v in (0, 7, 11, 120, 180, 251, 999, 1001)] == [
-        10,
-        10,
-        20,
-        200,
-        200,
-        500,
-        1000,
-        2000,
-    ]
+    values = (0, 7, 11, 120, 180, 251, 297, 999, 1001)
+    assert [nice_ceiling(v) for v in values] == [10, 10, 15, 150, 200, 300, 300, 1000, 1500]
 
 
 def test_the_chart_is_a_step_line_from_the_first_point_to_now():

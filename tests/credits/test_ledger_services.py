@@ -448,3 +448,18 @@ def test_an_adjustment_without_a_reason_is_refused_by_the_database():
         _transfer_record(
             kind="adjustment", idempotency_key="no-reason", legs=[(platform, -1), (account, 1)]
         )
+
+
+def test_transfers_record_the_moment_the_caller_gives():
+    from datetime import UTC, datetime
+
+    learner, teacher = make_learner(), make_teacher()
+    held_at = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+    settled_at = datetime(2026, 3, 1, 10, 15, tzinfo=UTC)
+    assert credits_hold(user=learner, amount=60, booking_id=51, now=held_at).created_at == held_at
+    done = credits_settle(
+        booking_id=51, payer=learner, payee=teacher, paid_amount=60, now=settled_at
+    )
+    assert done.release.created_at == done.payment.created_at == settled_at
+    hold = Hold.objects.get(booking_id=51)
+    assert (hold.created_at, hold.closed_at) == (held_at, settled_at)
