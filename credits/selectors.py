@@ -133,9 +133,10 @@ def history_cursor_position(cursor: str) -> int:
     """The entry id a ``cursor`` (from ``HistoryPage.next_cursor``) continues before."""
     try:
         text = urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not text.startswith("e"):
+        position = int(text[1:]) if text.startswith("e") else 0
+        if not 0 < position < 2**63:
             raise ValueError(text)
-        return int(text[1:])
+        return position
     except (ValueError, UnicodeDecodeError):
         raise ValidationFailed(
             "Invalid cursor.", fields={"cursor": ["Use the next link as given."]}

@@ -122,8 +122,22 @@ def _accounts_locked(users: list[User]) -> dict[int, Account]:
     return accounts
 
 
+# Far above any real amount, far below the 64-bit columns' limit.
+MAX_AMOUNT = 10**9
+
+
 def _whole(amount: object) -> bool:
-    return isinstance(amount, int) and not isinstance(amount, bool)
+    """A whole number of credits (not a bool) within ``MAX_AMOUNT`` either way."""
+    return isinstance(amount, int) and not isinstance(amount, bool) and abs(amount) <= MAX_AMOUNT
+
+
+def _check_booking_id(booking_id: object) -> None:
+    if (
+        isinstance(booking_id, bool)
+        or not isinstance(booking_id, int)
+        or not 0 < booking_id < 2**63
+    ):
+        raise ValidationFailed("A booking id is a positive whole number.")
 
 
 def _transfer_record(
@@ -213,6 +227,7 @@ def credits_hold(
     """
     if not _whole(amount) or amount < 0:
         raise ValidationFailed("A hold is a whole, non-negative number of credits.")
+    _check_booking_id(booking_id)
     account = _accounts_locked([user])[user.pk]
     existing = Hold.objects.filter(booking_id=booking_id).select_related("opened_by").first()
     if existing is not None:
@@ -292,6 +307,7 @@ def credits_release(
     Idempotent: a hold is closed once; later calls (and a settlement after it) return the
     transfer that closed it. None when the booking holds nothing.
     """
+    _check_booking_id(booking_id)
     hold = _hold_locked(booking_id)
     if hold is None:
         return None
@@ -336,6 +352,7 @@ def credits_settle(
         raise ValidationFailed("A payment is a whole, non-negative number of credits.")
     if payer.pk == payee.pk:
         raise ValidationFailed("A learner cannot pay themselves.")
+    _check_booking_id(booking_id)
     hold = _hold_locked(booking_id)
     if hold is None:
         return None

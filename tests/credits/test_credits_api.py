@@ -84,7 +84,17 @@ def test_credits_api_pages_with_limit_and_cursor_without_gaps_or_repeats():
 
 def test_credits_api_refuses_bad_paging_input_with_400():
     client = client_for(make_learner())
-    for query in ("limit=0", "limit=201", "limit=x", "cursor=%%%", "cursor=bm9wZQ"):
+    from credits.selectors import history_cursor
+
+    huge = history_cursor(2**64)
+    for query in (
+        "limit=0",
+        "limit=201",
+        "limit=x",
+        "cursor=%%%",
+        "cursor=bm9wZQ",
+        f"cursor={huge}",
+    ):
         response = client.get(f"/api/credits/?{query}")
         assert response.status_code == 400, query
         assert response.json()["code"] == "invalid"

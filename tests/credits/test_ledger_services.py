@@ -152,6 +152,23 @@ def test_holding_a_held_booking_for_another_user_or_amount_is_a_conflict():
     assert summary(other) == (120, 0, 120)
 
 
+def test_amounts_and_booking_ids_out_of_range_are_refused_before_the_database():
+    learner, teacher, staff = make_learner(), make_teacher(), make_staff()
+    before = ledger_size()
+    for call in (
+        lambda: credits_hold(user=learner, amount=10**12, booking_id=1),
+        lambda: credits_hold(user=learner, amount=1, booking_id=0),
+        lambda: credits_hold(user=learner, amount=1, booking_id=2**63),
+        lambda: credits_hold(user=learner, amount=1, booking_id="1"),
+        lambda: credits_release(booking_id=-1),
+        lambda: credits_settle(booking_id=2**64, payer=learner, payee=teacher, paid_amount=1),
+        lambda: credits_adjust(user=learner, amount=10**12, reason="Big", actor=staff),
+    ):
+        with pytest.raises(ValidationFailed):
+            call()
+    assert ledger_size() == before
+
+
 def test_a_zero_hold_holds_nothing_and_a_negative_one_is_refused():
     learner = make_learner()
     assert credits_hold(user=learner, amount=0, booking_id=4) is None
