@@ -85,13 +85,22 @@ class AdjustCreditsForm(forms.Form):
 
 @admin.register(Account)
 class AccountAdmin(ReadOnlyAdmin):
-    list_display = ["__str__", "kind", "available", "held", "balance", "entries_link"]
+    list_display = ["__str__", "kind", "available_", "held_", "balance", "entries_link"]
     list_filter = ["kind"]
     search_fields = ["user__username", "user__email"]
     list_select_related = ["user"]
     readonly_fields = ["kind", "user", "available", "held", "balance", "created_at"]
     fields = readonly_fields
     actions = ["adjust_credits"]
+
+    # Stored for user accounts only: the escrow's and platform's are summed (balance).
+    @admin.display(description="available")
+    def available_(self, obj):
+        return obj.available if obj.kind == Account.Kind.USER else None
+
+    @admin.display(description="held")
+    def held_(self, obj):
+        return obj.held if obj.kind == Account.Kind.USER else None
 
     @admin.display(description="balance")
     def balance(self, obj):
