@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 from credits.models import Transfer
 from credits.selectors import credits_history, credits_summary
 from credits.services import rating_submit
+from skilllink.api_input import PageField
 from skilllink.errors import ErrorSerializer
 
 HISTORY_PAGE_DEFAULT = 50
@@ -60,7 +61,7 @@ class CreditsPageSerializer(CreditsSummarySerializer):
 
 class CreditsApi(APIView):
     class FilterSerializer(serializers.Serializer):
-        limit = serializers.IntegerField(
+        limit = PageField(
             required=False,
             default=HISTORY_PAGE_DEFAULT,
             min_value=1,

@@ -1,19 +1,12 @@
 """GET /api/credits/: the balance and the caller's entries, keyset-paged."""
 
 import pytest
-from rest_framework.test import APIClient
 
 from credits.services import credits_adjust, credits_hold, credits_release, credits_settle
-from tests.conftest import access_token_for
+from tests.conftest import client_for
 from tests.factories import make_learner, make_staff, make_teacher
 
 pytestmark = pytest.mark.django_db
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access_token_for(user)}")
-    return client
 
 
 def test_credits_api_needs_authentication(api_client):
