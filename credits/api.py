@@ -1,14 +1,13 @@
-"""REST API for credits: the balance and its history, rating a session."""
+"""REST API for credits: the balance and its history."""
 
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from credits.models import Transfer
 from credits.selectors import credits_history, credits_summary
-from credits.services import rating_submit
 from skilllink.api_input import PageField
 from skilllink.errors import ErrorSerializer
 
@@ -110,39 +109,3 @@ class CreditsApi(APIView):
         if next_url:
             response["Link"] = f'<{next_url}>; rel="next"'
         return response
-
-
-class RatingApi(APIView):
-    class RatingInputSerializer(serializers.Serializer):
-        stars = serializers.IntegerField(min_value=1, max_value=5)
-        feedback = serializers.CharField(required=False, allow_blank=True, max_length=2000)
-
-    class RatingOutputSerializer(serializers.Serializer):
-        id = serializers.IntegerField()
-        booking = serializers.IntegerField(source="booking_id")
-        teacher = serializers.IntegerField(source="teacher_id")
-        stars = serializers.IntegerField()
-        feedback = serializers.CharField()
-        created_at = serializers.DateTimeField()
-
-    @extend_schema(
-        request=RatingInputSerializer,
-        responses={
-            201: RatingOutputSerializer,
-            400: ErrorSerializer,
-            403: ErrorSerializer,
-            404: ErrorSerializer,
-            409: ErrorSerializer,
-        },
-        summary="Rate a completed session (its learner, once)",
-    )
-    def post(self, request, booking_id: int):
-        data = self.RatingInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        rating = rating_submit(
-            booking_id=booking_id,
-            learner=request.user,
-            stars=data.validated_data["stars"],
-            feedback=data.validated_data.get("feedback", ""),
-        )
-        return Response(self.RatingOutputSerializer(rating).data, status=status.HTTP_201_CREATED)

@@ -4,5 +4,4 @@ from credits import api
 
 urlpatterns = [
     path("credits/", api.CreditsApi.as_view(), name="api-credits"),
-    path("bookings/<id:booking_id>/rating/", api.RatingApi.as_view(), name="api-booking-rating"),
 ]

@@ -17,6 +17,16 @@ class CreditsConfig(AppConfig):
     verbose_name = "Credits and ratings"
 
     def ready(self) -> None:
+        from accounts.models import TeacherSkill
+        from credits.services import teacher_skill_score_on_save
+
+        # Accounts stores the score on TeacherSkill (its index ranks a skill's teachers)
+        # but knows nothing of ratings: credits fills it in as a row appears.
+        post_save.connect(
+            teacher_skill_score_on_save,
+            sender=TeacherSkill,
+            dispatch_uid="credits.teacher_skill_score",
+        )
         # A receiver, not a call in accounts.services.user_register: accounts may not import
         # credits (apps depend one way), and users are also created by createsuperuser, the
         # admin, seed_demo and tests; the receiver covers every one of those paths.

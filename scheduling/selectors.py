@@ -5,7 +5,7 @@ import heapq
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.db import connection
@@ -21,8 +21,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Skill, TeacherSkill, User
-from accounts.selectors import FREE_PLAN_BOOKINGS_PER_WINDOW, FREE_PLAN_WINDOW_DAYS
-from credits.selectors import teacher_score_expression
+from credits.selectors import teacher_score_field
 from scheduling.models import SLOT_MAX_LENGTH, AvailabilitySlot, Booking, MatchRequest
 from scheduling.rules import bookable_teacher_ids_sql, bookable_teacher_q, bookable_teachers
 from skilllink.db import datetime_value, fetch
@@ -492,7 +491,7 @@ def teachers_ranked(
         qs = TeacherSkill.objects.filter(bookable_teacher_q(), skill_id=skill_id)
         teacher, prefix = "teacher_id", "teacher__"
     else:
-        qs = bookable_teachers().annotate(score=teacher_score_expression())
+        qs = bookable_teachers().annotate(score=teacher_score_field())
         teacher, prefix = "pk", ""
     if q:
         q = q.strip()[:100]
@@ -543,6 +542,38 @@ def teacher_get(*, teacher_id: int) -> TeacherCard:
     return card
 
 
+@dataclass(frozen=True)
+class SessionsOverview:
+    """A user's sessions as "My sessions" and the dashboard group them."""
+
+    waiting: list[Booking]  # requests the user (as teacher) should answer
+    my_requests: list[Booking]  # the user's own requests, not answered yet
+    upcoming: list[Booking]  # scheduled or running
+    past: list[Booking]  # ended, newest first (the last 50)
+    pending_matches: list[MatchRequest]
+
+
+def sessions_overview(*, user: User, now: datetime | None = None) -> SessionsOverview:
+    """The user's sessions, grouped, each brought up to date first (a due automatic move,
+    such as an unanswered request expiring, is applied: ``transitions.bookings_apply_due``)."""
+    from scheduling.transitions import bookings_apply_due
+
+    now = now or timezone.now()
+    bookings = bookings_apply_due(bookings=bookings_for_user(user=user), now=now)
+    S = Booking.Status
+    return SessionsOverview(
+        waiting=[b for b in bookings if b.status == S.REQUESTED and b.teacher_id == user.pk],
+        my_requests=[b for b in bookings if b.status == S.REQUESTED and b.learner_id == user.pk],
+        upcoming=[b for b in bookings if b.status in (S.SCHEDULED, S.IN_PROGRESS)],
+        past=sorted((b for b in bookings if not b.is_active), key=lambda b: b.start, reverse=True)[
+            :50
+        ],
+        pending_matches=[
+            m for m in match_requests_for_user(user=user) if m.status == MatchRequest.Status.PENDING
+        ],
+    )
+
+
 def bookings_for_user(
     *, user: User, status: str | None = None, as_role: str | None = None
 ) -> QuerySet:
@@ -556,83 +587,6 @@ def bookings_for_user(
     if status:
         qs = qs.filter(status__in=status.split(","))
     return qs.order_by("start", "id")
-
-
-QUOTA_WINDOW = timedelta(days=FREE_PLAN_WINDOW_DAYS)
-
-
-# The bookings a free learner's quota counts: (learner id, True, window start) as params.
-QUOTA_COUNTED = (
-    "FROM scheduling_booking WHERE learner_id = %s AND counts_for_quota = %s AND created_at > %s"
-)
-
-
-def quota_usage(*, learner: User, now: datetime) -> tuple[int, datetime | None]:
-    """(bookings counted in the rolling window, when the oldest of them leaves it).
-
-    Fixed SQL: it runs on every booking and match request (index
-    booking_learner_created)."""
-    start = connection.ops.adapt_datetimefield_value(now - QUOTA_WINDOW)
-    ((used, oldest),) = fetch(
-        f"SELECT COUNT(*), MIN(created_at) {QUOTA_COUNTED}", [learner.pk, True, start]
-    )
-    oldest = datetime_value(oldest)
-    return used, (oldest + QUOTA_WINDOW if oldest else None)
-
-
-def learner_booking_state(
-    *, learner: User, start: datetime, end: datetime, now: datetime, with_quota: bool
-) -> tuple[bool, int, datetime | None]:
-    """(has an active session overlapping [start, end), quota usage as ``quota_usage``),
-    in one statement; the usage is (0, None) unless ``with_quota``.
-
-    Hand-written SQL (portable): built through the ORM, this statement took longer to
-    assemble and compile than to run, on the path of every booking request.
-    """
-    adapt = connection.ops.adapt_datetimefield_value
-    statuses = list(Booking.ACTIVE_STATUSES)
-    # Sessions last at most SLOT_MAX_LENGTH: the lower bound on start keeps each index
-    # range to the hours around [start, end) instead of the whole history.
-    around = (
-        f"status IN ({', '.join(['%s'] * len(statuses))})"
-        ' AND start < %s AND start > %s AND "end" > %s'
-    )
-    window = [*statuses, adapt(end), adapt(start - SLOT_MAX_LENGTH), adapt(start)]
-    columns = [
-        f"EXISTS (SELECT 1 FROM scheduling_booking WHERE learner_id = %s AND {around})",  # noqa: S608
-        f"EXISTS (SELECT 1 FROM scheduling_booking WHERE teacher_id = %s AND {around})",  # noqa: S608
-    ]
-    params = [learner.pk, *window, learner.pk, *window]
-    if with_quota:
-        columns += [
-            f"(SELECT COUNT(*) {QUOTA_COUNTED})",
-            f"(SELECT MIN(created_at) {QUOTA_COUNTED})",
-        ]
-        params += [learner.pk, True, adapt(now - QUOTA_WINDOW)] * 2
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {', '.join(columns)}", params)
-        row = cursor.fetchone()
-    overlapping = bool(row[0] or row[1])
-    if not with_quota:
-        return overlapping, 0, None
-    used, oldest = row[2], datetime_value(row[3])
-    return overlapping, used, (oldest + QUOTA_WINDOW if oldest else None)
-
-
-def plan_summary(*, user: User, now: datetime | None = None) -> dict[str, Any]:
-    """The plan as api.md's ``/api/subscription/`` shows it, usage included."""
-    now = now or timezone.now()
-    premium = user.is_premium(now)
-    used, frees_at = quota_usage(learner=user, now=now)
-    return {
-        "type": "premium" if premium else "free",
-        "expires_at": user.subscription_expiry if premium else None,
-        "bookings_used": used,
-        "bookings_limit": None if premium else FREE_PLAN_BOOKINGS_PER_WINDOW,
-        "window_days": FREE_PLAN_WINDOW_DAYS,
-        # When the oldest counted booking leaves the window (a place frees up).
-        "next_free_at": frees_at if not premium and used >= FREE_PLAN_BOOKINGS_PER_WINDOW else None,
-    }
 
 
 def match_requests_for_user(*, user: User) -> QuerySet:

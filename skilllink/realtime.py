@@ -22,6 +22,11 @@ def meeting_group(booking_id: int) -> str:
     return f"meeting.{booking_id}"
 
 
+def meeting_inbox_group(booking_id: int, user_id: int) -> str:
+    """One participant's sockets in one room: what only they should receive."""
+    return f"meeting.{booking_id}.to.{user_id}"
+
+
 async def group_send(group: str, event: dict[str, Any]) -> bool:
     """Send ``event`` to ``group`` from async code (consumers). False, logged, when the channel
     layer is unreachable (Redis down): the caller tells its client what was not delivered,

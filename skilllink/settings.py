@@ -113,6 +113,10 @@ SOCKET_INBOX_BYTES = int(os.environ.get("SOCKET_INBOX_BYTES", str(4 * 1024 * 102
 # Without Redis, the sweep must run in the server process to reach its sockets.
 SWEEP_IN_PROCESS = _env_bool("SKILLLINK_SWEEP_IN_PROCESS", not REDIS_URL)
 SWEEP_INTERVAL_SECONDS = float(os.environ.get("SKILLLINK_SWEEP_INTERVAL", "15"))
+# A session's room opens this many minutes before its start and closes this many after
+# its end (then an unfinished session completes by itself).
+ROOM_OPENS_MINUTES = int(os.environ.get("ROOM_OPENS_MINUTES", "10"))
+ROOM_GRACE_MINUTES = int(os.environ.get("ROOM_GRACE_MINUTES", "15"))
 # How far ahead slots, weekly repeats and match windows may reach.
 BOOKING_HORIZON_DAYS = int(os.environ.get("BOOKING_HORIZON_DAYS", "365"))
 # Credits: a session costs this many credits per booked minute; every new account is
@@ -178,6 +182,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.shell",
+                "skilllink.context_processors.site_settings",
             ],
         },
     },
@@ -200,7 +205,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "accounts:login"
-LOGIN_REDIRECT_URL = "accounts:dashboard"
+LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "home"
 
 LANGUAGE_CODE = "en-us"

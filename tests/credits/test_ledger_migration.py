@@ -14,7 +14,7 @@ from tests.credits.invariants import ledger_problems
 @pytest.mark.django_db(transaction=True)
 def test_users_from_before_the_ledger_get_an_account_and_the_grant_once(settings):
     settings.CREDITS_SIGNUP_GRANT = 90
-    MigrationExecutor(connection).migrate([("credits", "0001_initial")])
+    MigrationExecutor(connection).migrate([("credits", "0002_teacherrating_score")])
     # No ledger tables yet, so nothing may touch them: created without signals.
     old = User.objects.bulk_create(
         [User(username=f"early{n}", email=f"early{n}@example.test") for n in range(3)]

@@ -54,7 +54,7 @@ def open_accounts(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("credits", "0003_ledger_append_only"),
+        ("credits", "0004_ledger_append_only"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

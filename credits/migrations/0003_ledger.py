@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('credits', '0001_initial'),
+        ('credits', '0002_teacherrating_score'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -68,7 +68,7 @@ def _run(statements_by_vendor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("credits", "0002_ledger")]
+    dependencies = [("credits", "0003_ledger")]
 
     operations = [
         migrations.RunPython(
