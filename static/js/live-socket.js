@@ -45,6 +45,10 @@ export function liveSocket(path, { onFrame, onOpen, onClose, finalCodes = [4401]
     get open() {
       return state.socket?.readyState === WebSocket.OPEN;
     },
+    // The current WebSocket (tests close it to simulate a dropped connection).
+    get raw() {
+      return state.socket;
+    },
     stop() {
       state.stopped = true;
       state.socket?.close();
