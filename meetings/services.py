@@ -66,7 +66,7 @@ def chat_rate_hit(*, user_id: int) -> None:
     )
 
 
-@functools.cache  # batch sizes are bounded (chat_writer.MAX_BATCH)
+@functools.cache  # batch sizes are bounded by CHAT_INSERT_VALUES_MAX
 def _chat_insert_sql(rows: int) -> str:
     """One multi-row ``INSERT … RETURNING id`` of ``rows`` chat messages (``%s`` values:
     booking id, sender id, text, sent at, row after row)."""
@@ -78,31 +78,23 @@ def _chat_insert_sql(rows: int) -> str:
 
 
 def chat_save_batch(items: list[tuple[int, int, str, datetime]]) -> list[int]:
-    """Save ``(booking_id, sender_id, text, sent_at)`` rows in one statement; their ids, in order.
+    """Save ``(booking_id, sender_id, text, sent_at)`` rows in one INSERT; their ids, in order.
 
-    Precondition: the caller has checked access and text (the room socket does so
-    at entry and per frame). Used by :class:`meetings.chat_writer.ChatWriter`.
-
-    One multi-row ``INSERT … RETURNING`` (PostgreSQL, SQLite 3.35+), not
-    ``bulk_create``: this runs for every chat batch of a busy server, and building
-    model instances and the ORM's SQL cost more than the insert itself. The ids
-    come back in VALUES order, as ``bulk_create`` also relies on.
+    Precondition: the caller has checked access and text (the room socket does so at
+    entry and per frame). Used by :class:`meetings.chat_writer.ChatWriter` on SQLite (and
+    any database but PostgreSQL, which has its own path below).
     """
-    if not items:
-        return []
-    adapt = connection.ops.adapt_datetimefield_value
-    params = [
-        value
+    messages = ChatMessage.objects.bulk_create(
+        ChatMessage(booking_id=booking_id, sender_id=sender_id, text=text, sent_at=sent_at)
         for booking_id, sender_id, text, sent_at in items
-        for value in (booking_id, sender_id, text, adapt(sent_at))
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(_chat_insert_sql(len(items)), params)
-        return [row[0] for row in cursor.fetchall()]
+    )
+    return [message.pk for message in messages]
 
 
-# The same insert for PostgreSQL from the event loop (``chat_save_batch_async``), as
-# prepared statements: the server plans each text once per connection. Small batches
+# PostgreSQL: the same insert from the event loop (``chat_save_batch_async``), written by
+# hand because the ORM cannot run there without a thread hop, which at one or two
+# messages a batch cost more than the insert (200-room chat p99 17-20 ms with the hop,
+# 8-10 ms without, bench/results-chat.md). As prepared statements: the server plans each text once per connection. Small batches
 # (most of them: a message or two) bind plain values, which psycopg dumps in C; larger
 # ones bind four arrays to one statement (``WITH ORDINALITY`` keeps the batch order).
 CHAT_INSERT_VALUES_MAX = 8

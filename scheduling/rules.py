@@ -207,6 +207,12 @@ def slot_fits_skill_q(skill_id: int) -> Q:
     return Q(skill_id=skill_id) | Q(skill__isnull=True) & Q(Exists(teaches))
 
 
+def slot_of_a_teacher_of_skill_fits_q(skill_id: int) -> Q:
+    """``slot_fits_skill_q`` for slots of teachers already known to teach the skill (their
+    cards on the skill's page): no need to ask again whether they teach it."""
+    return Q(skill_id=skill_id) | Q(skill__isnull=True)
+
+
 # --- Overlap -------------------------------------------------------------------------------
 
 

@@ -42,23 +42,15 @@ async def group_send(group: str, event: dict[str, Any]) -> bool:
     return True
 
 
-def send_now(group: str, event: dict[str, Any]) -> None:
-    """Send ``event`` to ``group`` from synchronous code; failures are logged, not raised.
-
-    A push is a courtesy: the data is already committed and every client catches
-    up from the database when its socket (re)connects.
-    """
-    send_all_now([(group, event)])
-
-
 def send_on_commit(group: str, event: dict[str, Any]) -> None:
     """Send ``event`` to ``group`` once the current transaction commits (never if it rolls back)."""
     send_all_on_commit([(group, event)])
 
 
 def send_all_now(messages: Sequence[tuple[str, dict[str, Any]]]) -> None:
-    """``send_now`` for several ``(group, event)`` pairs, in order, in one hop to the event
-    loop (each hop from synchronous code costs a thread switch or a new loop)."""
+    """Send ``(group, event)`` pairs from synchronous code, in order, in one hop to the event
+    loop (each hop costs a thread switch or a new loop). Failures are logged, not raised:
+    a push is a courtesy; the data is committed and clients catch up from the database."""
     layer = get_channel_layer()
     if layer is None or not messages:
         return

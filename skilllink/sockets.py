@@ -118,6 +118,11 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
         unsubscribes). A source is not read again until its message was handled: a
         client that sends faster than it is served fills uvicorn's bounded queue, and
         uvicorn then stops reading its socket (backpressure).
+
+        Relies on Channels 4.3's consumer internals (``channel_layer_alias``, ``base_send``,
+        ``channel_receive``, ``get_handler_name``, ``StopConsumer``; upstream's loop is
+        ``channels.utils.await_many_dispatch``, see django/channels#1924);
+        ``tests/test_upstream_names.py`` fails if an upgrade changes them.
         """
         self.scope = scope
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
