@@ -92,6 +92,13 @@ GEMINI_API_KEY = os.environ.get("GEMINI_API_KEY", "")
 GEMINI_MODEL = os.environ.get("GEMINI_MODEL", "gemini-2.5-flash")
 GEMINI_BASE_URL = os.environ.get("GEMINI_BASE_URL", "")
 GEMINI_TIMEOUT_SECONDS = float(os.environ.get("GEMINI_TIMEOUT_SECONDS", "30"))
+# The assistant's limits: questions per user per day (their local day), free and premium;
+# prompt size; the answer's length; how many recent chat lines "include chat" quotes.
+ASSISTANT_DAILY_PROMPTS = int(os.environ.get("ASSISTANT_DAILY_PROMPTS", "20"))
+ASSISTANT_DAILY_PROMPTS_PREMIUM = int(os.environ.get("ASSISTANT_DAILY_PROMPTS_PREMIUM", "200"))
+ASSISTANT_MAX_PROMPT_CHARS = int(os.environ.get("ASSISTANT_MAX_PROMPT_CHARS", "4000"))
+ASSISTANT_MAX_OUTPUT_TOKENS = int(os.environ.get("ASSISTANT_MAX_OUTPUT_TOKENS", "2048"))
+ASSISTANT_CHAT_CONTEXT_MESSAGES = int(os.environ.get("ASSISTANT_CHAT_CONTEXT_MESSAGES", "20"))
 SKILLLINK_ICE_SERVERS = json.loads(
     os.environ.get("SKILLLINK_ICE_SERVERS", '[{"urls": ["stun:stun.l.google.com:19302"]}]')
 )

@@ -1,5 +1,6 @@
 """Session pages: booking confirmation, my sessions, a session's page, matchmaking, the upgrade page."""
 
+from collections.abc import Callable
 from datetime import datetime
 
 from django import forms
@@ -30,6 +31,12 @@ from scheduling.services.matching import match_request, match_request_cancel
 from skilllink.errors import AppError
 
 S = Booking.Status
+
+# Extension point for apps above scheduling (which it must not import): each hook is
+# called as ``hook(booking=, user=)`` for a participant's view of a session's page and
+# returns panels, ``{"template": <name>, ...its context}``, shown after the booking.
+# Apps register their hook in ``AppConfig.ready`` (the assistant adds its recap).
+SESSION_PANEL_HOOKS: list[Callable[..., list[dict]]] = []
 
 
 class BookingForm(forms.Form):
@@ -197,6 +204,9 @@ def session_detail(request, booking_id: int):
         "can_rate": not is_teacher and booking.status == S.COMPLETED and rating is None,
         "events": booking.events.select_related("actor"),
         "chat_messages": chat_messages(booking_id=booking.pk),
+        "panels": [
+            panel for hook in SESSION_PANEL_HOOKS for panel in hook(booking=booking, user=user)
+        ],
     }
     template = (
         "scheduling/_session_body.html"
