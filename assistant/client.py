@@ -134,6 +134,8 @@ def _config(request: ModelRequest) -> types.GenerateContentConfig:
         system_instruction=request.system_instruction,
         max_output_tokens=request.max_output_tokens,
         thinking_config=thinking_for(settings.GEMINI_MODEL),
+        # No tools are declared; this only keeps the SDK from logging "AFC is enabled".
+        automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
     )
 
 

@@ -104,12 +104,13 @@ def exchanges_on_page(*, user: User, limit: int = 20) -> list[Exchange]:
 
 
 def room_state(*, booking_id: int, user: User, now: datetime | None = None) -> dict[str, Any]:
-    """The ``assistant.state`` frame a room socket gets on connect. Caller checked access."""
+    """The assistant's part of the ``room`` frame a socket gets on connect: configured?,
+    the user's quota, the session's saved exchanges, the answer running (its id) if any.
+    Caller checked access."""
     configured = client.configured()
     history = exchanges_for_booking(booking_id=booking_id)
     running = next((e.pk for e in history if e.status == Exchange.Status.STREAMING), None)
     return {
-        "type": "assistant.state",
         "configured": configured,
         "model": settings.GEMINI_MODEL if configured else None,
         "max_prompt_chars": settings.ASSISTANT_MAX_PROMPT_CHARS,

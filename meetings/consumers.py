@@ -80,6 +80,9 @@ class RoomConsumer(JsonSocketConsumer):
             lambda: asyncio.ensure_future(self._window_over()),
         )
         history = await database_sync_to_async(selectors.chat_history)(booking_id=self.booking_id)
+        assistant = await database_sync_to_async(assistant_selectors.room_state)(
+            booking_id=self.booking_id, user=self.user
+        )
         await self.send_json(
             {
                 "type": "room",
@@ -96,9 +99,10 @@ class RoomConsumer(JsonSocketConsumer):
                 "polite": booking.learner_id == self.user.pk,
                 "ice_servers": settings.SKILLLINK_ICE_SERVERS,
                 "history": history,
+                # The assistant panel's state: configured?, this user's quota, saved exchanges.
+                "assistant": assistant,
             }
         )
-        await self._send_assistant_state()
         await self._broadcast_presence()
 
     async def disconnect(self, code):
@@ -217,13 +221,6 @@ class RoomConsumer(JsonSocketConsumer):
         await self.close(code=CLOSE_ROOM_ENDED)
 
     # --- The assistant (assistant.services.room streams; this socket only asks and relays) --
-
-    async def _send_assistant_state(self) -> None:
-        """``assistant.state``: configured?, this user's quota, the saved exchanges."""
-        state = await database_sync_to_async(assistant_selectors.room_state)(
-            booking_id=self.booking_id, user=self.user
-        )
-        await self.send_json(state)
 
     async def handle_assistant_ask(self, content: dict[str, Any]) -> None:
         include_chat = content.get("include_chat") is True

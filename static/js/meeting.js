@@ -1,5 +1,6 @@
 // The meeting room: WebRTC video between the two participants (perfect negotiation,
 // roles fixed by the server), signaling and chat over /ws/meetings/<id>/.
+import { roomAssistant } from "./room-assistant.js";
 import { showToast } from "./shell.js";
 
 const config = JSON.parse(document.getElementById("room-config").textContent);
@@ -48,6 +49,8 @@ const state = {
 };
 // For tests and debugging: the live objects, never used by the page itself.
 window.__room = state;
+// The assistant panel (room-assistant.js) sends over this socket and sees every frame first.
+const assistant = roomAssistant({ send, userId: config.userId });
 
 // --- Connection state shown to the person ---------------------------------------------
 
@@ -531,6 +534,7 @@ function onPresence(participants) {
 }
 
 function onFrame(frame) {
+  if (assistant.onFrame(frame)) return;
   switch (frame.type) {
     case "room":
       state.polite = frame.polite;

@@ -30,16 +30,14 @@ async def scheduled(message: str = ""):
 
 
 async def enter(user, booking_id):
-    """A connected room socket, its ``room`` and ``assistant.state`` frames read."""
+    """A connected room socket (its ``room`` frame read) and the frame's ``assistant`` part."""
     token = await database_sync_to_async(access_token_for)(user)
     socket = WebsocketCommunicator(application, f"/ws/meetings/{booking_id}/?token={token}")
     connected, _ = await socket.connect()
     assert connected
     room = await socket.receive_json_from()
     assert room["type"] == "room"
-    state = await socket.receive_json_from()
-    assert state["type"] == "assistant.state"
-    return socket, state
+    return socket, room["assistant"]
 
 
 async def frames_until(socket, frame_type, *, limit=200, timeout=5):
