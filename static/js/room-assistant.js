@@ -47,8 +47,9 @@ export function roomAssistant({ send, userId }) {
   function setRunning(id) {
     running = id;
     panel.dataset.running = id === null ? "" : String(id);
+    // One answer at a time per room: while one runs, Stop takes Ask's place.
     stopButton.hidden = id === null;
-    askButton.disabled = id !== null;
+    askButton.hidden = id !== null;
   }
 
   function showQuota(quota) {

@@ -17,8 +17,8 @@ and plays scripted replies in order (``FakeGemini.script``), falling back to
 
 It is a real server in a thread (``ThreadingHTTPServer``), usable from pytest (the
 test process or a server process started by the test points at ``url``) and from the
-benchmark, which reads ``first_chunk_sent`` (``time.perf_counter()`` just after the
-first chunk was written, per request) to time what our side adds.
+benchmark, which reads each request's ``first_chunk_at`` (``time.perf_counter()`` just
+after its first chunk was written) to time what our side adds.
 """
 
 from __future__ import annotations
@@ -85,6 +85,7 @@ class Request:
     headers: dict[str, str]
     body: dict[str, Any]
     received_at: float = field(default_factory=time.perf_counter)
+    first_chunk_at: float | None = None  # perf_counter() once the first chunk was written
 
     @property
     def streaming(self) -> bool:
@@ -113,7 +114,6 @@ class FakeGemini:
 
     def __init__(self) -> None:
         self.requests: list[Request] = []
-        self.first_chunk_sent: list[float] = []
         self.script: deque[Reply] = deque()
         self.default = Reply.text("ok")
         self._lock = threading.Lock()
@@ -196,7 +196,7 @@ class FakeGemini:
                     self._json(reply.status, _error_body(reply.status, reply.message))
                     return
                 if request.streaming:
-                    self._stream(reply)
+                    self._stream(reply, request)
                 else:
                     text = "".join(reply.chunks)
                     self._json(200, _chunk(text, reply.finish_reason, reply.usage))
@@ -210,7 +210,7 @@ class FakeGemini:
                 with contextlib.suppress(OSError):
                     self.wfile.write(data)
 
-            def _stream(self, reply: Reply) -> None:
+            def _stream(self, reply: Reply, request: Request) -> None:
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Cache-Control", "no-cache")
@@ -234,8 +234,7 @@ class FakeGemini:
                         )
                         self._event(json.dumps(payload))
                         if index == 0:
-                            with fake._lock:
-                                fake.first_chunk_sent.append(time.perf_counter())
+                            request.first_chunk_at = time.perf_counter()
                     if reply.then_hang:
                         fake._stopping.wait(reply.then_hang)
                 except OSError:

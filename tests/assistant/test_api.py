@@ -55,8 +55,14 @@ def test_without_a_key_it_is_503_assistant_unavailable(no_gemini, auth_client):
 
 @pytest.mark.parametrize(
     "payload",
-    [{}, {"prompt": ""}, {"prompt": "   "}, {"prompt": "x" * 51}, {"prompt": ["a"]},
-     {"prompt": "ok", "booking": "abc"}],
+    [
+        {},
+        {"prompt": ""},
+        {"prompt": "   "},
+        {"prompt": "x" * 51},
+        {"prompt": ["a"]},
+        {"prompt": "ok", "booking": "abc"},
+    ],
     ids=["missing", "empty", "blank", "too-long", "not-a-string", "bad-booking"],
 )
 def test_bad_input_is_400_invalid(gemini, auth_client, settings, payload):
@@ -125,7 +131,9 @@ def test_a_booking_you_are_not_part_of_is_404(gemini, auth_client):
     booking, _, _ = _scheduled()
     response = auth_client.post(ASK, {"prompt": "q", "booking": booking.pk}, format="json")
     assert response.status_code == 404 and response.json()["code"] == "not_found"
-    assert auth_client.post(ASK, {"prompt": "q", "booking": 999999}, format="json").status_code == 404
+    assert (
+        auth_client.post(ASK, {"prompt": "q", "booking": 999999}, format="json").status_code == 404
+    )
     assert gemini.requests == []
 
 
@@ -134,7 +142,9 @@ def test_asking_about_your_session_uses_its_facts_and_chat(gemini):
     ChatMessage.objects.create(booking=booking, sender=teacher, text="try yield from")
     api = client_for(learner)
     response = api.post(
-        ASK, {"prompt": "What is yield?", "booking": booking.pk, "include_chat": True}, format="json"
+        ASK,
+        {"prompt": "What is yield?", "booking": booking.pk, "include_chat": True},
+        format="json",
     )
     assert response.status_code == 200 and response.json()["booking"] == booking.pk
     [sent] = gemini.requests

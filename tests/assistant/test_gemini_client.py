@@ -38,7 +38,11 @@ async def test_stream_sends_model_system_instruction_cap_and_key_and_yields_chun
     assert pieces[-1].finish_reason == "STOP"
     [sent] = gemini.requests
     # google-genai 3.6.1 uses the v1 path (not v1beta), streaming as server-sent events.
-    assert (sent.version, sent.model, sent.action) == ("v1", "gemini-2.5-flash", "streamGenerateContent")
+    assert (sent.version, sent.model, sent.action) == (
+        "v1",
+        "gemini-2.5-flash",
+        "streamGenerateContent",
+    )
     assert sent.query == {"alt": ["sse"]}
     assert sent.headers["x-goog-api-key"] == "test-key"
     assert sent.system_instruction == "Be brief."
@@ -47,7 +51,9 @@ async def test_stream_sends_model_system_instruction_cap_and_key_and_yields_chun
 
 
 def test_one_shot_uses_generate_content(gemini):
-    gemini.add(Reply.text("All ", "at once", usage={"promptTokenCount": 3, "candidatesTokenCount": 4}))
+    gemini.add(
+        Reply.text("All ", "at once", usage={"promptTokenCount": 3, "candidatesTokenCount": 4})
+    )
     answer = client.answer_once(REQUEST)
     assert answer.text == "All at once"
     assert (answer.prompt_tokens, answer.output_tokens, answer.truncated) == (3, 4, False)

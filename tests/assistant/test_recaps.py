@@ -112,7 +112,7 @@ def test_a_timeout_is_a_failure_too(gemini):
 
 
 def test_a_session_where_nothing_was_written_is_skipped_without_asking_the_model(gemini):
-    booking, learner, _ = completed_session(chat=())
+    booking, _, _ = completed_session(chat=())
     assert recaps_run_due() == 1
     recap = SessionRecap.objects.get(booking=booking)
     assert recap.status == "skipped" and "nothing to recap" in recap.error
@@ -132,7 +132,9 @@ def test_completing_a_session_does_not_write_its_recap_in_that_request(gemini):
     assert gemini.requests == []
     page = Client()
     page.force_login(learner)
-    assert "The assistant is writing a recap" in page.get(f"/sessions/{booking.pk}/").content.decode()
+    assert (
+        "The assistant is writing a recap" in page.get(f"/sessions/{booking.pk}/").content.decode()
+    )
 
 
 def test_without_a_key_no_recap_is_attempted(no_gemini):
