@@ -16,6 +16,7 @@ import asyncio
 import importlib
 import logging
 import re
+import threading
 import time
 import weakref
 from collections.abc import AsyncIterator
@@ -161,9 +162,11 @@ def _new_client() -> genai.Client:
 
 # A client holds pooled HTTP connections, which belong to the event loop that opened
 # them: one client per loop (the server has one; tests have one per test), and one for
-# the synchronous calls (any thread).
+# the synchronous calls (any thread). A ``genai.Client`` closes its connections when it
+# is garbage-collected, so callers keep a reference to it for the whole call.
 _async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _sync_clients: dict[tuple, genai.Client] = {}
+_sync_lock = threading.Lock()
 
 
 def _async_client() -> genai.Client:
@@ -178,10 +181,11 @@ def _async_client() -> genai.Client:
 
 def _sync_client() -> genai.Client:
     key = _settings_key()
-    client = _sync_clients.get(key)
-    if client is None:
-        _sync_clients.clear()
-        client = _sync_clients[key] = _new_client()
+    with _sync_lock:
+        client = _sync_clients.get(key)
+        if client is None:
+            _sync_clients.clear()  # settings changed (tests): callers still hold theirs
+            client = _sync_clients[key] = _new_client()
     return client
 
 
@@ -245,9 +249,9 @@ async def answer_stream(request: ModelRequest) -> AsyncIterator[Piece]:
     generator early (a stop) closes the HTTP response.
     """
     require_configured()
-    client = _async_client()
+    sdk = _async_client()  # held for the whole stream (see above)
     try:
-        stream = await client.aio.models.generate_content_stream(
+        stream = await sdk.aio.models.generate_content_stream(
             model=settings.GEMINI_MODEL, contents=request.contents, config=_config(request)
         )
         async for chunk in stream:
@@ -262,8 +266,9 @@ def answer_once(request: ModelRequest) -> Answer:
     """The whole answer in one call (``generate_content``), for callers without a socket."""
     require_configured()
     started = time.perf_counter()
+    sdk = _sync_client()
     try:
-        response = _sync_client().models.generate_content(
+        response = sdk.models.generate_content(
             model=settings.GEMINI_MODEL, contents=request.contents, config=_config(request)
         )
         piece = _piece(response)

@@ -144,9 +144,10 @@ def exchange_start(
     with transaction.atomic():
         if booking_id is not None:
             booking = booking_get_for_user(user=user, booking_id=booking_id, now=now)
-        # One question at a time per person, so two tabs cannot both take the last one.
-        list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
-        quota_check(user=user, now=now)
+        # One question at a time per person, so two tabs cannot both take the last one;
+        # the plan is read fresh (an upgrade counts at once, whatever the socket holds).
+        fresh = User.objects.select_for_update().get(pk=user.pk)
+        quota_check(user=fresh, now=now)
         if booking is not None:
             _release_abandoned(booking_id=booking.pk, now=now)
         exchange = Exchange(
