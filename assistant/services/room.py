@@ -97,7 +97,7 @@ async def room_answer_stop(*, user: User, booking_id: int, request_id: object = 
 
 
 async def room_answers_wait(timeout: float = 10.0) -> None:
-    """Wait for this process's running answers to end (tests, shutdown)."""
+    """Wait for this process's running answers to end (tests)."""
     if _running:
         await asyncio.wait(list(_running), timeout=timeout)
 
@@ -124,8 +124,13 @@ class _Answer:
 
     async def run(self) -> None:
         control = assistant_group(self.exchange.booking_id)
-        channel = await self.layer.new_channel()
-        await self.layer.group_add(control, channel)
+        try:
+            channel = await self.layer.new_channel()
+            await self.layer.group_add(control, channel)
+        except Exception:
+            logger.exception("Assistant answer %s: the channel layer failed", self.exchange.pk)
+            await self._end(Exchange.Status.FAILED, _interrupted())
+            return
         listener = asyncio.get_running_loop().create_task(
             self._listen_for_stop(channel, asyncio.current_task())
         )
@@ -218,7 +223,14 @@ class _Answer:
 
     async def _listen_for_stop(self, channel: str, task: asyncio.Task) -> None:
         while True:
-            message = await self.layer.receive(channel)
+            try:
+                message = await self.layer.receive(channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The layer failed: the answer goes on, it just cannot be stopped.
+                logger.exception("Assistant answer %s: stop listener failed", self.exchange.pk)
+                return
             if message.get("type") != "assistant.stop" or self.finishing:
                 continue
             if message.get("request_id") not in (None, self.exchange.pk):
