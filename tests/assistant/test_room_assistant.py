@@ -338,3 +338,28 @@ async def test_stop_with_a_bad_request_id_is_refused_and_nothing_running_is_a_no
     await learner_socket.send_json_to({"type": "assistant.stop"})
     assert await learner_socket.receive_nothing(timeout=0.2)
     await leave(learner_socket, teacher_socket)
+
+
+async def test_the_answer_completes_when_the_asker_leaves_and_a_rejoin_sees_it_running(
+    gemini, settings
+):
+    settings.GEMINI_TIMEOUT_SECONDS = 10
+    gemini.add(Reply.text("First half, ", "second half.", delay=1.0))
+    room = await two_in_room()
+    learner, teacher = room.learner, room.teacher
+    learner_socket, teacher_socket = room.learner_socket, room.teacher_socket
+    await learner_socket.send_json_to({"type": "assistant.ask", "prompt": "Go"})
+    started = await until(teacher_socket, "assistant.started")
+    await until(teacher_socket, "assistant.delta")
+    await learner_socket.disconnect()
+    # The teacher reloads mid-answer: the room frame says which answer is running.
+    await teacher_socket.disconnect()
+    again, state = await enter(teacher, room.booking.pk)
+    assert state["running"] == started["request_id"]
+    [entry] = state["history"]
+    assert entry["status"] == "streaming" and entry["asked_by"]["id"] == learner.pk
+    done = await until(again, "assistant.done")
+    assert done["markdown"] == "First half, second half."
+    saved = await database_sync_to_async(Exchange.objects.get)()
+    assert saved.status == "done"
+    await leave(again)
