@@ -2,6 +2,7 @@
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -53,13 +54,21 @@ class RegisterApi(APIView):
 
 
 class TokenApi(TokenObtainPairView):
-    """Exchange username and password for an access and a refresh token (rate-limited)."""
+    """Exchange username and password for an access and a refresh token, within the login
+    limits (429 ``rate_limited`` with ``Retry-After`` once reached; only failures count)."""
 
     def post(self, request, *args, **kwargs):
-        services.login_attempt_register(
-            username=str(request.data.get("username", "")), client_ip=client_ip(request)
-        )
-        return super().post(request, *args, **kwargs)
+        username = request.data.get("username", "") if isinstance(request.data, dict) else ""
+        username, address = str(username), client_ip(request)
+        services.login_limits_check(username=username, address=address)
+        serializer = self.get_serializer(data=request.data)
+        try:
+            serializer.is_valid(raise_exception=True)
+        except AuthenticationFailed:
+            services.login_failure_record(username=username, address=address)
+            raise
+        services.login_success_record(user=serializer.user, address=address)
+        return Response(serializer.validated_data, status=status.HTTP_200_OK)
 
 
 class TokenRefreshApi(TokenRefreshView):

@@ -17,7 +17,7 @@ urlpatterns = [
         name="api-notifications-unread-count",
     ),
     path(
-        "notifications/<int:notification_id>/read/",
+        "notifications/<id:notification_id>/read/",
         api.NotificationReadApi.as_view(),
         name="api-notification-read",
     ),

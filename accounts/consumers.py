@@ -1,31 +1,73 @@
 """``/ws/notifications/``: one socket per open page, fed from the user's group."""
 
+import logging
+
 from channels.db import database_sync_to_async
 
-from accounts.selectors import notification_unread_count
+from accounts.selectors import (
+    notification_payload,
+    notification_unread_count,
+    notifications_after,
+)
 from skilllink.realtime import user_group
-from skilllink.sockets import JsonSocketConsumer
+from skilllink.sockets import CLOSE_TRY_AGAIN, JsonSocketConsumer
+
+logger = logging.getLogger(__name__)
 
 
 class NotificationConsumer(JsonSocketConsumer):
+    last_notification_id = 0
+
     async def connect(self):
         if not self.user.is_authenticated:
             await self.refuse_unauthenticated()
             return
         self.group = user_group(self.user.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        try:
+            await self.channel_layer.group_add(self.group, self.channel_name)
+        except Exception as error:  # noqa: BLE001 - the layer (Redis) is unreachable
+            logger.warning("Notifications: channel layer unavailable (%r)", error)
+            self.group = None
+            await self.refuse(CLOSE_TRY_AGAIN)
+            return
         await self.accept()
         # Catch up from the database: nothing depends on a push having arrived.
-        count = await database_sync_to_async(notification_unread_count)(user=self.user)
+        count, self.last_notification_id = await database_sync_to_async(self._state)()
         await self.send_json({"type": "unread", "count": count})
+
+    def _state(self) -> tuple[int, int]:
+        latest = notifications_after(user=self.user, after_id=0, limit=1, newest=True)
+        return notification_unread_count(user=self.user), latest[0].pk if latest else 0
 
     async def disconnect(self, code):
         group = getattr(self, "group", None)
         if group:
-            await self.channel_layer.group_discard(group, self.channel_name)
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except Exception as error:  # noqa: BLE001 - Redis down: upstream forgets it anyway
+                logger.warning("Notifications: could not leave %s (%r)", group, error)
+
+    async def catch_up(self) -> None:
+        """After a channel layer outage: the notifications created meanwhile, the unread
+        count, and a ``resync`` so pages re-read the sessions they show."""
+        missed = await database_sync_to_async(
+            lambda: [
+                notification_payload(n)
+                for n in notifications_after(user=self.user, after_id=self.last_notification_id)
+            ]
+        )()
+        for notification in missed:
+            await self._send_notification(notification)
+        count = await database_sync_to_async(notification_unread_count)(user=self.user)
+        await self.send_json({"type": "unread", "count": count})
+        await self.send_json({"type": "resync"})
+
+    async def _send_notification(self, notification: dict) -> None:
+        self.last_notification_id = max(self.last_notification_id, notification["id"])
+        await self.send_json({"type": "notification", "notification": notification})
 
     async def notification_created(self, event):
-        await self.send_json({"type": "notification", "notification": event["notification"]})
+        await self._send_notification(event["notification"])
 
     async def notification_unread(self, event):
         await self.send_json({"type": "unread", "count": event["count"]})

@@ -2,7 +2,7 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
 from accounts.models import TeacherSkill, User, timezone_names
-from accounts.services import login_attempt_register
+from accounts.services import login_failure_record, login_limits_check, login_success_record
 from skilllink.errors import AppError
 from skilllink.ratelimit import client_ip
 
@@ -103,12 +103,20 @@ class TeacherSkillForm(forms.Form):
 
 
 class RateLimitedLoginForm(AuthenticationForm):
-    """Django's login form, counting each attempt against the login rate limit first."""
+    """Django's login form within the login limits (``accounts.services``): checked first,
+    then each failure and success recorded."""
 
     def clean(self):
         username = self.cleaned_data.get("username") or ""
+        address = client_ip(self.request)
         try:
-            login_attempt_register(username=username, client_ip=client_ip(self.request))
+            login_limits_check(username=username, address=address)
         except AppError as error:
             raise forms.ValidationError(error.detail, code=error.code) from None
-        return super().clean()
+        try:
+            cleaned = super().clean()
+        except forms.ValidationError:
+            login_failure_record(username=username, address=address)
+            raise
+        login_success_record(user=self.user_cache, address=address)
+        return cleaned

@@ -43,6 +43,9 @@ class User(AbstractUser):
     # Premium lasts while this is in the future; a premium row with no expiry is a
     # staff grant without end.
     subscription_expiry = models.DateTimeField(null=True, blank=True)
+    # Where the owner last logged in from: a flood of failures from elsewhere never
+    # slows logins from here (accounts.services.login_limits_check).
+    last_login_address = models.CharField(max_length=45, blank=True, editable=False)
 
     class Meta:
         constraints = [

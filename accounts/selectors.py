@@ -32,6 +32,15 @@ def notification_list(*, user: User, unread_only: bool = False, limit: int = 50)
     return qs.order_by("-created_at", "-id")[:limit]
 
 
+def notifications_after(
+    *, user: User, after_id: int, limit: int = 20, newest: bool = False
+) -> list[Notification]:
+    """The user's notifications with an id above ``after_id``: the oldest ``limit`` of them
+    in creation order, or with ``newest`` the latest ``limit``, newest first."""
+    qs = Notification.objects.filter(user=user, pk__gt=after_id)
+    return list(qs.order_by("-pk" if newest else "pk")[:limit])
+
+
 def notification_unread_count(*, user: User) -> int:
     return Notification.objects.filter(user=user, read_at__isnull=True).count()
 

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import password_validation
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -17,8 +18,8 @@ from accounts.selectors import (
     notification_payload,
     notification_unread_count,
 )
-from skilllink.errors import Forbidden, NotFound, ValidationFailed
-from skilllink.ratelimit import parse_rate, rate_limit_hit
+from skilllink.errors import Forbidden, NotFound, RateLimited, ValidationFailed
+from skilllink.ratelimit import counter_add, counter_get, counter_reset, parse_rate, wait_text
 from skilllink.realtime import send_all_on_commit, send_on_commit, user_group
 
 ROLES = {"learner": (True, False), "teacher": (False, True), "both": (True, True)}
@@ -263,14 +264,75 @@ def teacher_skill_remove(*, teacher: User, slug: str, now: datetime | None = Non
         return slots_open(now).filter(teacher=teacher, skill__slug=slug).update(skill=None)
 
 
-def login_attempt_register(*, username: str, client_ip: str) -> None:
-    """Count a login attempt; raises ``RateLimited`` past ``LOGIN_RATE_LIMIT`` per account and per IP."""
-    limit, window = parse_rate(settings.LOGIN_RATE_LIMIT)
-    message = "Too many login attempts. Wait a few minutes and try again."
-    rate_limit_hit(
-        scope=f"login:user:{username.strip().lower()}", limit=limit, window=window, message=message
+# --- Login limits ---------------------------------------------------------------------
+# Only failures count, so switching accounts or logging in often never locks anyone out:
+# - per account and address (LOGIN_RATE_LIMIT, 5 per 30 minutes): a guesser at one
+#   address is stopped; a success there clears that pair's count;
+# - per address across accounts (LOGIN_ADDRESS_RATE_LIMIT): one address spraying many
+#   accounts is stopped;
+# - per account from everywhere (LOGIN_ACCOUNT_FLOOD): a flood against one account from
+#   many addresses slows that account's logins from unknown addresses to one attempt per
+#   LOGIN_FLOOD_INTERVAL seconds, and never touches the address the owner last logged in
+#   from. No one can lock an owner out from afar.
+
+
+def _login_scopes(username: str, address: str) -> tuple[str, str, str]:
+    account = username.strip().lower()
+    return f"login:pair:{account}:{address}", f"login:address:{address}", f"login:account:{account}"
+
+
+def _login_refusal(wait: int) -> RateLimited:
+    return RateLimited(f"Too many failed logins. Try again in {wait_text(wait)}.", retry_after=wait)
+
+
+def login_limits_check(*, username: str, address: str) -> None:
+    """Before checking a password: ``RateLimited`` (with the wait) when a limit is reached."""
+    pair, by_address, account = _login_scopes(username, address)
+    for scope, rate in (
+        (pair, settings.LOGIN_RATE_LIMIT),
+        (by_address, settings.LOGIN_ADDRESS_RATE_LIMIT),
+    ):
+        limit, window = parse_rate(rate)
+        count, wait = counter_get(scope=scope, window=window)
+        if count >= limit:
+            raise _login_refusal(wait)
+    limit, window = parse_rate(settings.LOGIN_ACCOUNT_FLOOD)
+    count, _ = counter_get(scope=account, window=window)
+    if count < limit:
+        return
+    known = (
+        User.objects.filter(username__iexact=username.strip())
+        .values_list("last_login_address", flat=True)
+        .first()
     )
-    rate_limit_hit(scope=f"login:ip:{client_ip}", limit=limit * 5, window=window, message=message)
+    if known and known == address:
+        return  # the owner's own address is never slowed by others' failures
+    interval = settings.LOGIN_FLOOD_INTERVAL
+    if not cache.add(f"{account}:slow", 1, timeout=interval):
+        raise _login_refusal(interval)
+
+
+def login_failure_record(*, username: str, address: str) -> None:
+    """A wrong password (or unknown account): count it for the three limits."""
+    for scope, rate in zip(
+        _login_scopes(username, address),
+        (
+            settings.LOGIN_RATE_LIMIT,
+            settings.LOGIN_ADDRESS_RATE_LIMIT,
+            settings.LOGIN_ACCOUNT_FLOOD,
+        ),
+        strict=True,
+    ):
+        counter_add(scope=scope, window=parse_rate(rate)[1])
+
+
+def login_success_record(*, user: User, address: str) -> None:
+    """A good login: clear this pair's failures; remember the address as the owner's."""
+    pair, _, _ = _login_scopes(user.username, address)
+    counter_reset(scope=pair, window=parse_rate(settings.LOGIN_RATE_LIMIT)[1])
+    if user.last_login_address != address:
+        user.last_login_address = address[:45]
+        User.objects.filter(pk=user.pk).update(last_login_address=user.last_login_address)
 
 
 def notification_send(

@@ -3,5 +3,5 @@ from django.urls import path
 from credits import api
 
 urlpatterns = [
-    path("bookings/<int:booking_id>/rating/", api.RatingApi.as_view(), name="api-booking-rating"),
+    path("bookings/<id:booking_id>/rating/", api.RatingApi.as_view(), name="api-booking-rating"),
 ]

@@ -4,7 +4,7 @@ from meetings import api
 
 urlpatterns = [
     path(
-        "bookings/<int:booking_id>/messages/",
+        "bookings/<id:booking_id>/messages/",
         api.BookingMessagesApi.as_view(),
         name="api-booking-messages",
     ),

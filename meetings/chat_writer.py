@@ -89,14 +89,35 @@ class ChatWriter:
                 batch.append(queue.get_nowait())
             try:
                 saved = await self._save([row for row, _ in batch])
-            except Exception as error:  # noqa: BLE001 - handed to every waiting sender
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(error)
+            except Exception as error:  # noqa: BLE001 - handed to the senders below
+                if len(batch) == 1:
+                    _settle(batch[0][1], error=error)
+                    continue
+                # One row's fault (a booking deleted meanwhile, a value the database
+                # refuses) must not cost the other rooms their messages: save each row
+                # alone, so only the faulty one fails.
+                logger.warning(
+                    "Chat writer: a batch of %d failed (%s); saving one by one", len(batch), error
+                )
+                for row, future in batch:
+                    try:
+                        (message_id,) = await self._save([row])
+                    except Exception as row_error:  # noqa: BLE001 - handed to its sender
+                        _settle(future, error=row_error)
+                    else:
+                        _settle(future, result=message_id)
                 continue
             for (_, future), message_id in zip(batch, saved, strict=True):
-                if not future.done():
-                    future.set_result(message_id)
+                _settle(future, result=message_id)
+
+
+def _settle(future: asyncio.Future, *, result: int | None = None, error: Exception | None = None):
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
 
 
 chat_writer = ChatWriter()

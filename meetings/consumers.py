@@ -1,8 +1,7 @@
 """``/ws/meetings/<booking_id>/``: chat, WebRTC signaling and presence for one session.
 
 Thin by design: every rule lives in ``meetings.services`` / ``scheduling.transitions``.
-Signals go to the *other* participant only: the group fans out and each consumer
-drops frames that came from its own user.
+Signals go to the *other* participant only, through their inbox group.
 
 Chat is saved before it is broadcast, without making the socket wait for the
 database: ``chat.send`` is checked (text, window, rate) and handed to the batched
@@ -26,8 +25,8 @@ from meetings import selectors, services
 from meetings.chat_writer import chat_writer
 from scheduling.transitions import booking_complete, room_window
 from skilllink.errors import AppError
-from skilllink.realtime import meeting_group
-from skilllink.sockets import JsonSocketConsumer
+from skilllink.realtime import group_send, meeting_group
+from skilllink.sockets import CLOSE_TRY_AGAIN, JsonSocketConsumer
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +52,10 @@ class RoomConsumer(JsonSocketConsumer):
         self.chat_outbox: asyncio.Queue | None = None
         self.own_connections = 1  # this user's sockets in the room, from presence
         self.publisher: asyncio.Task | None = None
+        # The newest chat message that reached this socket through history or the channel
+        # layer: after a layer outage, everything newer is sent again (the page skips ids
+        # it has). Its own messages go straight down the socket and cannot be missed.
+        self.last_chat_id = 0
         if not self.user.is_authenticated:
             await self.refuse_unauthenticated()
             return
@@ -70,8 +73,15 @@ class RoomConsumer(JsonSocketConsumer):
         self.other_id = (
             booking.teacher_id if booking.learner_id == self.user.pk else booking.learner_id
         )
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.channel_layer.group_add(self.inbox, self.channel_name)
+        try:
+            await self.channel_layer.group_add(self.group, self.channel_name)
+            await self.channel_layer.group_add(self.inbox, self.channel_name)
+        except Exception as error:  # noqa: BLE001 - the layer (Redis) is unreachable
+            logger.warning("Room %s: channel layer unavailable (%r)", self.booking_id, error)
+            await database_sync_to_async(services.room_leave)(visit_id=self.visit.pk)
+            self.visit = None
+            await self.refuse(CLOSE_TRY_AGAIN)
+            return
         await self.accept()
         _, closes = room_window(booking)
         self.closes_at = closes
@@ -80,6 +90,8 @@ class RoomConsumer(JsonSocketConsumer):
             lambda: asyncio.ensure_future(self._window_over()),
         )
         history = await database_sync_to_async(selectors.chat_history)(booking_id=self.booking_id)
+        if history:
+            self.last_chat_id = max(message["id"] for message in history)
         assistant = await database_sync_to_async(assistant_selectors.room_state)(
             booking_id=self.booking_id, user=self.user
         )
@@ -117,15 +129,18 @@ class RoomConsumer(JsonSocketConsumer):
         if self.visit is None:
             return
         await database_sync_to_async(services.room_leave)(visit_id=self.visit.pk)
-        await self.channel_layer.group_discard(self.group, self.channel_name)
-        await self.channel_layer.group_discard(self.inbox, self.channel_name)
+        for group in (self.group, self.inbox):
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except Exception as error:  # noqa: BLE001 - Redis down: upstream forgets it anyway
+                logger.warning("Room %s: could not leave %s (%r)", self.booking_id, group, error)
         await self._broadcast_presence()
 
     async def _broadcast_presence(self):
         connections = await database_sync_to_async(selectors.room_connections)(
             booking_id=self.booking_id
         )
-        await self.channel_layer.group_send(
+        await group_send(
             self.group,
             {
                 "type": "presence.changed",
@@ -133,6 +148,21 @@ class RoomConsumer(JsonSocketConsumer):
                 "connections": [[user_id, n] for user_id, n in connections.items()],
             },
         )
+
+    async def catch_up(self) -> None:
+        """After a channel layer outage: the chat saved meanwhile, and who is here now."""
+        missed = await database_sync_to_async(selectors.chat_history_after)(
+            booking_id=self.booking_id, after_id=self.last_chat_id
+        )
+        for message in missed:
+            await self._deliver_chat(message)
+        await self._assistant_catch_up()
+        await self._broadcast_presence()
+
+    async def _deliver_chat(self, message: dict[str, Any]) -> None:
+        """A message that came through the layer (or its catch-up): counted for catch-up."""
+        self.last_chat_id = max(self.last_chat_id, message["id"])
+        await self.send_json({"type": "chat.message", "message": message})
 
     async def _window_over(self):
         await self.send_json({"type": "room.closed", "detail": "The session's time is over."})
@@ -180,12 +210,23 @@ class RoomConsumer(JsonSocketConsumer):
                 # the sender's own inbox only when they are here in another tab too.
                 event = {"type": "chat.message", "message": payload}
                 await self.send_json(event)
-                await self.channel_layer.group_send(
+                delivered = await group_send(
                     meeting_inbox_group(self.booking_id, self.other_id), event
                 )
                 if self.own_connections > 1:
-                    await self.channel_layer.group_send(
+                    delivered &= await group_send(
                         self.inbox, {**event, "origin": self.channel_name}
+                    )
+                if not delivered:
+                    # Saved: the other side gets it when the layer is back (catch_up).
+                    await self.send_json(
+                        {
+                            "type": "error",
+                            "code": "chat_delayed",
+                            "detail": "Saved, but live delivery is interrupted: the other "
+                            "side will see it once the connection recovers.",
+                            "message_id": message_id,
+                        }
                     )
             finally:
                 self.chat_outbox.task_done()
@@ -194,9 +235,18 @@ class RoomConsumer(JsonSocketConsumer):
         data = content.get("data")
         if not isinstance(data, dict) or not ({"description", "candidate"} & data.keys()):
             raise AppError('"data" must hold a "description" or a "candidate".', code="invalid")
-        await self.channel_layer.group_send(
-            self.group, {"type": "signal.relay", "from": self.user.pk, "data": data}
+        # Only the other participant's sockets get it (their inbox group): nothing echoes
+        # back through the layer to the sender.
+        relayed = await group_send(
+            meeting_inbox_group(self.booking_id, self.other_id),
+            {"type": "signal.relay", "from": self.user.pk, "data": data},
         )
+        if not relayed:
+            raise AppError(
+                "Live delivery is interrupted; the call reconnects once it is back.",
+                code="signal_not_delivered",
+                status=503,
+            )
 
     async def handle_room_end(self, content: dict[str, Any]) -> None:
         await database_sync_to_async(booking_complete)(booking_id=self.booking_id, user=self.user)
@@ -206,7 +256,7 @@ class RoomConsumer(JsonSocketConsumer):
     async def chat_message(self, event):
         if event.get("origin") == self.channel_name:
             return  # this socket's own message, already shown here
-        await self.send_json({"type": "chat.message", "message": event["message"]})
+        await self._deliver_chat(event["message"])
 
     async def signal_relay(self, event):
         if event["from"] != self.user.pk:
@@ -221,6 +271,13 @@ class RoomConsumer(JsonSocketConsumer):
         await self.close(code=CLOSE_ROOM_ENDED)
 
     # --- The assistant (assistant.services.room streams; this socket only asks and relays) --
+
+    async def _assistant_catch_up(self) -> None:
+        """After a layer outage: the assistant panel's state again (answers finished meanwhile)."""
+        state = await database_sync_to_async(assistant_selectors.room_state)(
+            booking_id=self.booking_id, user=self.user
+        )
+        await self.send_json({"type": "assistant.state", **state})
 
     async def handle_assistant_ask(self, content: dict[str, Any]) -> None:
         include_chat = content.get("include_chat") is True

@@ -58,6 +58,19 @@ def chat_lines(booking_id: int, limit: int) -> list[tuple[str, str]]:
     return list(reversed(list(latest)))
 
 
+def chat_history_after(
+    *, booking_id: int, after_id: int, limit: int = HISTORY_LIMIT
+) -> list[dict[str, Any]]:
+    """Messages newer than ``after_id`` (at most ``limit``, oldest first): what a socket
+    missed while live delivery was down."""
+    rows = (
+        ChatMessage.objects.filter(booking_id=booking_id, pk__gt=after_id)
+        .select_related("sender")
+        .order_by("pk")[:limit]
+    )
+    return [chat_message_payload(m) for m in rows]
+
+
 def room_connections(*, booking_id: int) -> dict[int, int]:
     """Open visits (sockets) per user in the room."""
     return dict(

@@ -13,9 +13,10 @@ from meetings.models import ChatMessage, RoomVisit
 from meetings.selectors import chat_message_payload
 from scheduling.models import Booking
 from scheduling.transitions import booking_get_for_user, booking_join, room_window
-from skilllink.errors import AppError, ValidationFailed
+from skilllink.errors import AppError
 from skilllink.ratelimit import parse_rate, rate_limit_hit, rate_limit_hit_local
 from skilllink.realtime import meeting_group, send_on_commit
+from skilllink.text import text_clean
 
 if TYPE_CHECKING:
     import psycopg
@@ -59,18 +60,11 @@ def room_leave(*, visit_id: int, now: datetime | None = None) -> None:
 
 
 def chat_clean_text(text: object) -> str:
-    """The message as it will be saved, or ``ValidationFailed``."""
-    if not isinstance(text, str):
-        raise ValidationFailed('"text" must be a string.', fields={"text": ["Not a string."]})
-    text = text.strip()
-    if not text:
-        raise ValidationFailed("Type a message first.", fields={"text": ["Empty message."]})
-    if len(text) > CHAT_MAX_LENGTH:
-        raise ValidationFailed(
-            f"Messages are limited to {CHAT_MAX_LENGTH:,} characters.",
-            fields={"text": [f"At most {CHAT_MAX_LENGTH:,} characters."]},
-        )
-    return text
+    """The message as it will be saved, or ``ValidationFailed`` (code ``invalid``): checked
+    here, before it joins a shared insert batch, so a bad text fails alone."""
+    return text_clean(
+        text, field="text", max_length=CHAT_MAX_LENGTH, empty_message="Type a message first."
+    )
 
 
 def chat_rate_hit(*, user_id: int, shared: bool) -> None:

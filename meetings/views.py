@@ -43,4 +43,4 @@ def room(request, booking_id: int):
     return render(request, "meetings/room.html", context)
 
 
-urlpatterns = [path("sessions/<int:booking_id>/room/", room, name="room")]
+urlpatterns = [path("sessions/<id:booking_id>/room/", room, name="room")]

@@ -22,7 +22,11 @@ from scheduling.models import Booking
 from scheduling.payloads import booking_payload, slot_payload
 from scheduling.services import bookings as booking_services
 from scheduling.services import matching, slots
+from skilllink.api_input import IdField, MomentField, PageField
 from skilllink.errors import ErrorSerializer, ValidationFailed
+
+# Deep pages of a ranking are for scrapers, not people; the bound keeps OFFSET sane.
+TEACHERS_OFFSET_MAX = 10_000
 
 
 class UserZoneMixin:
@@ -103,10 +107,10 @@ def _slot_cursor_position(cursor: str) -> tuple[datetime, int]:
 
 class SlotListApi(UserZoneMixin, APIView):
     class SlotFilterSerializer(serializers.Serializer):
-        teacher = serializers.IntegerField(required=False)
+        teacher = IdField(required=False)
         skill = serializers.SlugField(required=False)
-        start = serializers.DateTimeField(required=False)
-        end = serializers.DateTimeField(required=False)
+        start = MomentField(required=False)
+        end = MomentField(required=False)
         mine = serializers.BooleanField(required=False, default=False)
         limit = serializers.IntegerField(
             required=False,
@@ -121,10 +125,12 @@ class SlotListApi(UserZoneMixin, APIView):
         )
 
     class SlotCreateSerializer(serializers.Serializer):
-        start = serializers.DateTimeField()
-        end = serializers.DateTimeField()
+        start = MomentField()
+        end = MomentField()
         skill = serializers.SlugField(required=False, allow_null=True, allow_blank=True)
-        repeat_weeks = serializers.IntegerField(required=False, default=1, min_value=1)
+        repeat_weeks = serializers.IntegerField(
+            required=False, default=1, min_value=1, max_value=slots.MAX_REPEAT_WEEKS
+        )
 
     @extend_schema(
         parameters=[
@@ -202,8 +208,8 @@ class SlotListApi(UserZoneMixin, APIView):
 
 class SlotDetailApi(UserZoneMixin, APIView):
     class SlotUpdateSerializer(serializers.Serializer):
-        start = serializers.DateTimeField(required=False)
-        end = serializers.DateTimeField(required=False)
+        start = MomentField(required=False)
+        end = MomentField(required=False)
         skill = serializers.SlugField(required=False, allow_null=True, allow_blank=True)
 
     @extend_schema(
@@ -278,7 +284,7 @@ class TeacherListApi(APIView):
         skill = serializers.SlugField(required=False)
         q = serializers.CharField(required=False, max_length=100)
         limit = serializers.IntegerField(required=False, default=20, min_value=1, max_value=100)
-        offset = serializers.IntegerField(required=False, default=0, min_value=0)
+        offset = PageField(required=False, default=0, max_value=TEACHERS_OFFSET_MAX)
 
     @extend_schema(
         parameters=[TeacherFilterSerializer],
@@ -313,7 +319,7 @@ class BookingListApi(UserZoneMixin, APIView):
         role = serializers.ChoiceField(choices=["learner", "teacher"], required=False)
 
     class BookingCreateSerializer(serializers.Serializer):
-        slot = serializers.IntegerField()
+        slot = IdField()
         skill = serializers.SlugField(required=False, allow_blank=True, allow_null=True)
         message = serializers.CharField(required=False, allow_blank=True, max_length=1000)
 
@@ -444,8 +450,8 @@ def match_request_payload(pending) -> dict:
 class MatchApi(UserZoneMixin, APIView):
     class MatchCreateSerializer(serializers.Serializer):
         skill = serializers.SlugField()
-        window_start = serializers.DateTimeField()
-        window_end = serializers.DateTimeField()
+        window_start = MomentField()
+        window_end = MomentField()
         message = serializers.CharField(required=False, allow_blank=True, max_length=1000)
 
     @extend_schema(

@@ -4,19 +4,17 @@ from scheduling import api
 
 urlpatterns = [
     path("slots/", api.SlotListApi.as_view(), name="api-slots"),
-    path("slots/<int:slot_id>/", api.SlotDetailApi.as_view(), name="api-slot"),
+    path("slots/<id:slot_id>/", api.SlotDetailApi.as_view(), name="api-slot"),
     path("teachers/", api.TeacherListApi.as_view(), name="api-teachers"),
-    path("teachers/<int:teacher_id>/", api.TeacherDetailApi.as_view(), name="api-teacher"),
+    path("teachers/<id:teacher_id>/", api.TeacherDetailApi.as_view(), name="api-teacher"),
     path("bookings/", api.BookingListApi.as_view(), name="api-bookings"),
-    path("bookings/<int:booking_id>/", api.BookingDetailApi.as_view(), name="api-booking"),
-    path("bookings/<int:booking_id>/accept/", api.booking_accept_view, name="api-booking-accept"),
+    path("bookings/<id:booking_id>/", api.BookingDetailApi.as_view(), name="api-booking"),
+    path("bookings/<id:booking_id>/accept/", api.booking_accept_view, name="api-booking-accept"),
+    path("bookings/<id:booking_id>/decline/", api.booking_decline_view, name="api-booking-decline"),
+    path("bookings/<id:booking_id>/cancel/", api.booking_cancel_view, name="api-booking-cancel"),
+    path("bookings/<id:booking_id>/join/", api.booking_join_view, name="api-booking-join"),
     path(
-        "bookings/<int:booking_id>/decline/", api.booking_decline_view, name="api-booking-decline"
-    ),
-    path("bookings/<int:booking_id>/cancel/", api.booking_cancel_view, name="api-booking-cancel"),
-    path("bookings/<int:booking_id>/join/", api.booking_join_view, name="api-booking-join"),
-    path(
-        "bookings/<int:booking_id>/complete/",
+        "bookings/<id:booking_id>/complete/",
         api.booking_complete_view,
         name="api-booking-complete",
     ),
@@ -27,5 +25,5 @@ urlpatterns = [
         name="api-subscription-upgrade",
     ),
     path("match/", api.MatchApi.as_view(), name="api-match"),
-    path("match/<int:request_id>/", api.MatchDetailApi.as_view(), name="api-match-detail"),
+    path("match/<id:request_id>/", api.MatchDetailApi.as_view(), name="api-match-detail"),
 ]

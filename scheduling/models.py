@@ -1,9 +1,12 @@
 from datetime import UTC, timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+
+from skilllink.api_input import MOMENT_MAX_YEAR, MOMENT_MIN_YEAR, moment_in_range
 
 SLOT_MIN_LENGTH = timedelta(minutes=15)
 SLOT_MAX_LENGTH = timedelta(hours=4)
@@ -43,6 +46,15 @@ class AvailabilitySlot(models.Model):
         start, end = (t.astimezone(UTC) for t in (self.start, self.end))
         return f"{self.teacher} {start:%Y-%m-%d %H:%M}-{end:%H:%M} UTC"
 
+    def clean(self) -> None:
+        """Admin edits: no date any page would fail to show (services also keep a horizon)."""
+        for name in ("start", "end"):
+            value = getattr(self, name)
+            if value is not None and not moment_in_range(value):
+                raise ValidationError(
+                    {name: f"Give a date between {MOMENT_MIN_YEAR} and {MOMENT_MAX_YEAR}."}
+                )
+
 
 class Booking(models.Model):
     """A mentoring session: a learner's request for a teacher's slot, and all that follows."""
@@ -58,6 +70,9 @@ class Booking(models.Model):
         NO_SHOW = "no_show", "No show"
 
     ACTIVE_STATUSES = (Status.REQUESTED, Status.SCHEDULED, Status.IN_PROGRESS)
+    # A slot with a booking in one of these is never offered again: a session that
+    # ended early (completed) does not hand the rest of its time to someone else.
+    SLOT_TAKEN_STATUSES = (*ACTIVE_STATUSES, Status.COMPLETED)
 
     learner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bookings_as_learner"
@@ -111,8 +126,8 @@ class Booking(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["slot"],
-                condition=Q(status__in=["requested", "scheduled", "in_progress"]),
-                name="booking_one_active_per_slot",
+                condition=Q(status__in=["requested", "scheduled", "in_progress", "completed"]),
+                name="booking_one_per_slot",
                 violation_error_message="That slot has just been taken.",
             ),
             models.CheckConstraint(condition=~Q(learner=F("teacher")), name="booking_not_own_slot"),
@@ -135,6 +150,11 @@ class Booking(models.Model):
     @property
     def length_seconds(self) -> int:
         return int((self.end - self.start).total_seconds())
+
+    @property
+    def session_label(self) -> str:
+        """What the session is, for sentences: "Python session", or "session" without a skill."""
+        return f"{self.skill.name} session" if self.skill else "session"
 
 
 class BookingEvent(models.Model):

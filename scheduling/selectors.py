@@ -24,18 +24,22 @@ from accounts.models import Skill, TeacherSkill, User
 from accounts.selectors import FREE_PLAN_BOOKINGS_PER_WINDOW, FREE_PLAN_WINDOW_DAYS
 from credits.selectors import teacher_score_expression
 from scheduling.models import SLOT_MAX_LENGTH, AvailabilitySlot, Booking, MatchRequest
+from scheduling.rules import bookable_teacher_ids_sql, bookable_teacher_q, bookable_teachers
 from skilllink.db import datetime_value, fetch
 from skilllink.errors import NotFound
 
 
-def _active_booking(slot_ref="pk"):
-    return Booking.objects.filter(slot=OuterRef(slot_ref), status__in=Booking.ACTIVE_STATUSES)
+def _taking_booking(slot_ref="pk"):
+    """The booking that takes the slot ``slot_ref`` off offer (``SLOT_TAKEN_STATUSES``)."""
+    return Booking.objects.filter(slot=OuterRef(slot_ref), status__in=Booking.SLOT_TAKEN_STATUSES)
 
 
 def slots_open(now: datetime | None = None) -> QuerySet:
-    """Future slots with no active booking."""
+    """Future slots of bookable teachers that no booking has taken."""
     now = now or timezone.now()
-    return AvailabilitySlot.objects.filter(start__gt=now).filter(~Exists(_active_booking()))
+    return AvailabilitySlot.objects.filter(bookable_teacher_q(), start__gt=now).filter(
+        ~Exists(_taking_booking())
+    )
 
 
 def _fits_skill_q(skill_id: int, teacher_ref: str = "teacher") -> Q:
@@ -90,7 +94,9 @@ def slots_list(
     # start - SLOT_MAX_LENGTH: one lower bound on start lets an index range-scan.
     lower = now if start is None else max(now, start - SLOT_MAX_LENGTH)
     if not skill_slug:
-        qs = AvailabilitySlot.objects.filter(~Exists(_active_booking()))
+        qs = AvailabilitySlot.objects.filter(bookable_teacher_q()).filter(
+            ~Exists(_taking_booking())
+        )
         if after is not None and after[0] > lower:
             after_start, after_id = after
             qs = qs.filter(start__gte=after_start).exclude(start=after_start, pk__lte=after_id)
@@ -132,12 +138,14 @@ def slots_list(
     # Hand-written SQL (the same statements the ORM wrote): assembling and compiling
     # them took a third of this request's time.
     adapt = connection.ops.adapt_datetimefield_value
-    statuses = list(Booking.ACTIVE_STATUSES)
+    statuses = list(Booking.SLOT_TAKEN_STATUSES)
+    bookable_sql, bookable_params = bookable_teacher_ids_sql()
     where = [
         "NOT EXISTS (SELECT 1 FROM scheduling_booking b WHERE b.slot_id = s.id"  # noqa: S608
-        f" AND b.status IN ({', '.join(['%s'] * len(statuses))}))"
+        f" AND b.status IN ({', '.join(['%s'] * len(statuses))}))",
+        f"s.teacher_id IN {bookable_sql}",
     ]
-    params: list[Any] = [*statuses]
+    params: list[Any] = [*statuses, *bookable_params]
     if after is not None and after[0] > lower:
         where += ["s.start >= %s", "NOT (s.start = %s AND s.id <= %s)"]
         params += [adapt(after[0]), adapt(after[0]), after[1]]
@@ -215,7 +223,7 @@ def slots_of_teacher(
         qs = qs.filter(end__gt=start)
     if end is not None:
         qs = qs.filter(start__lt=end)
-    booking_status = _active_booking().values("status")[:1]
+    booking_status = _taking_booking().values("status")[:1]
     return qs.annotate(booking_status=Subquery(booking_status)).order_by("start")
 
 
@@ -227,7 +235,10 @@ def slot_status(slot: AvailabilitySlot, now: datetime | None = None) -> str:
         return "requested"
     if status in (Booking.Status.SCHEDULED, Booking.Status.IN_PROGRESS):
         return "booked"
-    return "past" if slot.start <= now else "open"
+    if slot.start <= now:
+        return "past"
+    # A session that ended early keeps the rest of its slot: never "open" again.
+    return "booked" if status == Booking.Status.COMPLETED else "open"
 
 
 # How many of the skill's best-scored teachers matchmaking looks at first, then next.
@@ -291,14 +302,14 @@ def _ranked_teachers(
     """(teacher id, stored score) of the skill's active teachers but the learner, best
     first (then by id), scoring at most ``score_at_most`` if given; at most ``limit``.
     Read from the index (skill, score desc, teacher); fixed SQL, as it runs per match."""
+    bookable_sql, bookable_params = bookable_teacher_ids_sql()
     sql = (
         "SELECT ts.teacher_id, ts.score FROM accounts_teacherskill ts"  # noqa: S608 (fixed text)
-        " JOIN accounts_user u ON u.id = ts.teacher_id"
-        " WHERE ts.skill_id = %s AND u.is_active = %s AND ts.teacher_id <> %s"
+        f" WHERE ts.skill_id = %s AND ts.teacher_id IN {bookable_sql} AND ts.teacher_id <> %s"
         + (" AND ts.score <= %s" if score_at_most is not None else "")
         + " ORDER BY ts.score DESC, ts.teacher_id LIMIT %s"
     )
-    params: list[Any] = [skill_id, True, learner_id or 0]
+    params: list[Any] = [skill_id, *bookable_params, learner_id or 0]
     if score_at_most is not None:
         params.append(score_at_most)
     return fetch(sql, [*params, limit])
@@ -322,6 +333,7 @@ def _match_candidates(
     """
     window_start, window_end = window
     adapt = connection.ops.adapt_datetimefield_value
+    taken = list(Booking.SLOT_TAKEN_STATUSES)
     statuses = list(Booking.ACTIVE_STATUSES)
     in_statuses = ", ".join(["%s"] * len(statuses))
     params: list[Any] = [skill_id]
@@ -338,14 +350,15 @@ def _match_candidates(
             who = f"s.teacher_id IN ({', '.join(['%s'] * len(teacher_ids))}) AND COALESCE(s.skill_id, %s) = %s"
             params += [*teacher_ids, skill_id, skill_id]
     else:
+        bookable_sql, bookable_params = bookable_teacher_ids_sql()
         who = (
             "(s.skill_id = %s OR s.skill_id IS NULL) AND ts.score <= %s AND s.teacher_id <> %s"
-            " AND s.teacher_id IN (SELECT u.id FROM accounts_user u WHERE u.is_active = %s)"
+            f" AND s.teacher_id IN {bookable_sql}"
         )
-        params += [skill_id, score_at_most, learner_id or 0, True]
+        params += [skill_id, score_at_most, learner_id or 0, *bookable_params]
     # start > window_start minus the longest slot: a redundant bound for the index.
     params += [adapt(now), adapt(window_start - SLOT_MAX_LENGTH), adapt(window_end)]
-    params += [adapt(window_start), *statuses]
+    params += [adapt(window_start), *taken]
     overlap = ""
     if learner_id is not None:
         # A session overlapping a candidate (which starts after window_start minus the
@@ -368,7 +381,7 @@ def _match_candidates(
         " JOIN accounts_user t ON t.id = s.teacher_id"
         f' WHERE {who} AND s.start > %s AND s.start > %s AND s.start < %s AND s."end" > %s'
         " AND NOT EXISTS (SELECT 1 FROM scheduling_booking b WHERE b.slot_id = s.id"
-        f" AND b.status IN ({in_statuses})){overlap}"
+        f" AND b.status IN ({', '.join(['%s'] * len(taken))})){overlap}"
         " ORDER BY ts.score DESC, s.start, s.id LIMIT %s"
     )
     # Prepared on PostgreSQL (the text is constant), so it is not planned per request.
@@ -434,7 +447,8 @@ def _next_open_slot(now: datetime, skill_id: int | None) -> Subquery:
 def _teacher_cards(ids, *, now: datetime, skill_id: int | None = None) -> dict[int, TeacherCard]:
     """Cards of the active teachers ``ids`` by id: two queries, whatever their number."""
     rows = (
-        User.objects.filter(pk__in=ids, is_teacher=True, is_active=True)
+        bookable_teachers()
+        .filter(pk__in=ids)
         .annotate(
             rating_count=Coalesce(F("rating_summary__count"), 0),
             rating_total=Coalesce(F("rating_summary__total"), 0),
@@ -475,14 +489,10 @@ def teachers_ranked(
         if skill_id is None:
             return []
         # The skill's teachers by stored score, read in (skill, -score, teacher) index order.
-        qs = TeacherSkill.objects.filter(
-            skill_id=skill_id, teacher__is_teacher=True, teacher__is_active=True
-        )
+        qs = TeacherSkill.objects.filter(bookable_teacher_q(), skill_id=skill_id)
         teacher, prefix = "teacher_id", "teacher__"
     else:
-        qs = User.objects.filter(is_teacher=True, is_active=True).annotate(
-            score=teacher_score_expression()
-        )
+        qs = bookable_teachers().annotate(score=teacher_score_expression())
         teacher, prefix = "pk", ""
     if q:
         q = q.strip()[:100]

@@ -136,10 +136,6 @@ def _when(booking: Booking, user: User) -> str:
     return user.local_label(booking.start)
 
 
-def _skill_name(booking: Booking) -> str:
-    return booking.skill.name if booking.skill else "a session"
-
-
 # --- Moves made by people ----------------------------------------------------------------
 
 
@@ -158,7 +154,7 @@ def booking_accept(*, booking_id: int, teacher: User, now: datetime | None = Non
     notification_send(
         user=booking.learner,
         kind="booking.accepted",
-        title=f"{teacher.username} accepted your {_skill_name(booking)} session",
+        title=f"{teacher.username} accepted your {booking.session_label}",
         body=_when(booking, booking.learner),
         url=_session_url(booking),
     )
@@ -182,7 +178,7 @@ def booking_decline(
     notification_send(
         user=booking.learner,
         kind="booking.declined",
-        title=f"{teacher.username} declined your {_skill_name(booking)} request",
+        title=f"{teacher.username} declined your {booking.session_label} request",
         body=reason or "The slot is not available after all. Try another time or teacher.",
         url=_session_url(booking),
     )
@@ -216,7 +212,7 @@ def booking_cancel(
     notification_send(
         user=other,
         kind="booking.cancelled",
-        title=f"{user.username} cancelled the {_skill_name(booking)} session",
+        title=f"{user.username} cancelled the {booking.session_label}",
         body=f"{_when(booking, other)}" + (f" — {reason}" if reason else ""),
         url=_session_url(booking),
     )
@@ -253,6 +249,14 @@ def booking_complete(*, booking_id: int, user: User, now: datetime | None = None
     now = now or timezone.now()
     booking = _locked_for(user, booking_id)
     booking = _apply_due_locked(booking, now)
+    if booking.status in ALLOWED["complete"][0] and now < booking.start:
+        # The room opens early, but a session cannot end before it began: that would
+        # be a zero-minute "completed" session, settled and open to rating.
+        raise Conflict(
+            f"The session starts at {user.local_label(booking.start)}; "
+            "it can be ended from then on.",
+            code="session_not_started",
+        )
     _finish(booking, actor=user, now=now, action="complete")
     return booking
 
@@ -326,7 +330,7 @@ def _apply_due_locked(booking: Booking, now: datetime) -> Booking:
             notification_send(
                 user=person,
                 kind="booking.expired",
-                title=f"The {_skill_name(booking)} request expired unanswered",
+                title=f"The {booking.session_label} request expired unanswered",
                 body=_when(booking, person),
                 url=_session_url(booking),
             )
@@ -355,7 +359,7 @@ def booking_send_reminder(*, booking: Booking, now: datetime) -> bool:
             notification_send(
                 user=person,
                 kind="booking.reminder",
-                title=f"Your {_skill_name(locked)} session starts soon",
+                title=f"Your {locked.session_label} starts soon",
                 body=_when(locked, person),
                 url=_session_url(locked),
             )

@@ -1,26 +1,114 @@
-"""The Redis pub/sub channel layer, with publishes sent in pipelines.
+"""The Redis pub/sub channel layer, with pipelined publishes, bounded inboxes and a signal
+when Redis comes back.
 
-channels-redis 4.3's pub/sub layer publishes one message per round trip, holding a
-per-shard lock from the write until Redis answers, so a process's group sends queue
-one behind the other. At chat rates (a thousand publishes a second per process
-here) that lock, not the CPU, set the latency, and it grew without bound once
-Redis's answers slowed under load. This subclass keeps everything else of the
-upstream layer (subscriptions, receiving, groups, serialization) and changes only
-``publish``: each call joins an outbox, and one flusher sends everything queued
-since the previous batch as one pipeline under the lock. Every caller still
-returns only once Redis has taken its message (or raises its error).
+Three changes to channels-redis 4.3's ``RedisPubSubChannelLayer``, everything else
+(subscriptions, groups, serialization) is upstream's:
+
+1. **Pipelined publishes.** Upstream publishes one message per round trip, holding a
+   per-shard lock from the write until Redis answers, so a process's group sends queue
+   one behind the other. At chat rates (a thousand publishes a second per process here)
+   that lock, not the CPU, set the latency. Here each ``publish`` joins an outbox and one
+   flusher sends everything queued since the previous batch as one pipeline under the
+   lock. Every caller still returns only once Redis has taken its message (or raises its
+   error). Upstream: django/channels_redis#312 (pub/sub throughput under load).
+2. **Bounded inboxes.** Upstream gives every local channel an unbounded
+   ``asyncio.Queue``: behind a client that stops reading, everything its groups publish
+   piles up in memory until the socket is dropped (60 KB signal frames left ~46 MB per
+   stalled client). Here a channel's inbox holds at most ``SOCKET_INBOX_BYTES``; past
+   that it drops what it holds and keeps a single ``{"type": "layer.overflow"}`` message,
+   which ends that socket (``skilllink.sockets``: close 4008, the page reconnects and
+   catches up from the database). Upstream: django/channels_redis#384 (pub/sub layer has
+   no capacity).
+3. **Resumption.** When the subscriber connection comes back after Redis was
+   unreachable (redis-py reconnects and re-subscribes by itself), every local channel
+   gets ``{"type": "layer.resumed"}``: what was published meanwhile is lost, so each
+   socket catches up from the database (missed chat, unread notifications). Upstream's
+   ``on_reconnect`` argument is accepted but never called in 4.3.
+
+These lean on upstream's private names (``RedisSingleShardConnection``,
+``_subscribe_to_channel``, ``_ensure_redis``, ``_redis``, ``_pubsub``, ``_lock``,
+``_shards``, ``_layers``, ``_wrap_close``); ``tests/cluster/test_channel_layer.py``
+checks they exist, so an upgrade that changes them fails loudly.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 
 from channels_redis import pubsub
+from django.conf import settings
+from redis.asyncio.client import PubSub
 
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 500
+RESUMED = {"type": "layer.resumed"}
+OVERFLOW = {"type": "layer.overflow"}
+
+
+class Inbox:
+    """One local channel's messages (serialized bytes), bounded in bytes.
+
+    Duck-types the two ``asyncio.Queue`` methods upstream uses: ``put_nowait`` (from the
+    receive task) and ``get`` (the one consumer reading the channel).
+    """
+
+    __slots__ = ("_has_items", "_items", "_size", "limit", "overflow", "overflowed")
+
+    def __init__(self, *, limit: int, overflow: bytes) -> None:
+        self._items: collections.deque[bytes] = collections.deque()
+        self._size = 0
+        self._has_items = asyncio.Event()
+        self.limit = limit
+        self.overflow = overflow
+        self.overflowed = False
+
+    def put_nowait(self, data: bytes) -> None:
+        if self.overflowed:
+            return  # the socket is being dropped: hold nothing more for it
+        if self._size + len(data) > self.limit:
+            self.overflowed = True
+            self._items.clear()
+            self._size = 0
+            data = self.overflow
+        self._items.append(data)
+        self._size += len(data)
+        self._has_items.set()
+
+    def put_marker(self, data: bytes) -> None:
+        """A control message (``layer.resumed``): always kept, unless already overflowing."""
+        if not self.overflowed:
+            self._items.append(data)
+            self._has_items.set()
+
+    async def get(self) -> bytes:
+        while not self._items:
+            self._has_items.clear()
+            await self._has_items.wait()
+        data = self._items.popleft()
+        self._size = max(0, self._size - len(data))
+        return data
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+
+class ResumingPubSub(PubSub):
+    """redis-py's PubSub, telling the layer each time its connection is made again."""
+
+    def __init__(self, *args, on_resume, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._on_resume = on_resume
+
+    async def on_connect(self, connection) -> None:
+        await super().on_connect(connection)  # re-subscribes every channel and group
+        self._on_resume()
 
 
 class BatchingShardConnection(pubsub.RedisSingleShardConnection):
@@ -28,6 +116,13 @@ class BatchingShardConnection(pubsub.RedisSingleShardConnection):
         super().__init__(host, channel_layer)
         self._outbox: list[tuple[str, bytes, asyncio.Future]] = []
         self._flusher: asyncio.Task | None = None
+
+    def _ensure_redis(self):
+        if self._redis is None:
+            super()._ensure_redis()
+            self._pubsub = ResumingPubSub(
+                self._redis.connection_pool, on_resume=self.channel_layer.resumed
+            )
 
     async def publish(self, channel, message):
         future = asyncio.get_running_loop().create_future()
@@ -60,10 +155,42 @@ class BatchingLoopLayer(pubsub.RedisPubSubLoopLayer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._shards = [BatchingShardConnection(shard.host, self) for shard in self._shards]
+        serialize = self.channel_layer.serialize
+        self._overflow = serialize(OVERFLOW)
+        self._resumed = serialize(RESUMED)
+
+    async def _subscribe_to_channel(self, channel):
+        self.channels[channel] = Inbox(limit=settings.SOCKET_INBOX_BYTES, overflow=self._overflow)
+        await self._get_shard(channel).subscribe(channel)
+
+    async def discard_channel(self, channel: str) -> None:
+        """Forget a local channel whose consumer has ended: its inbox, its groups, its
+        subscription. Upstream does this only when a pending ``receive`` is cancelled; a
+        consumer cut off while handling a message (a stalled send) has none, and its inbox
+        and subscriptions were kept for the life of the process."""
+        self.channels.pop(channel, None)
+        for group_channel, members in list(self.groups.items()):
+            members.discard(channel)
+            if not members:
+                del self.groups[group_channel]
+                await self._unsubscribe_quietly(group_channel)
+        await self._unsubscribe_quietly(channel)
+
+    async def _unsubscribe_quietly(self, name: str) -> None:
+        try:
+            await self._get_shard(name).unsubscribe(name)
+        except Exception as error:  # noqa: BLE001 - Redis down: it forgets us on reconnect
+            logger.info("Could not unsubscribe %s (%r)", name, error)
+
+    def resumed(self) -> None:
+        """The subscriber connection is back: every local channel learns it (see above)."""
+        logger.warning("Redis pub/sub connection restored; %d sockets catch up", len(self.channels))
+        for inbox in list(self.channels.values()):
+            inbox.put_marker(self._resumed)
 
 
 class RedisPubSubChannelLayer(pubsub.RedisPubSubChannelLayer):
-    """``channels_redis.pubsub.RedisPubSubChannelLayer`` with batched publishes."""
+    """``channels_redis.pubsub.RedisPubSubChannelLayer`` with the changes above."""
 
     def _get_layer(self):
         loop = asyncio.get_running_loop()

@@ -8,7 +8,8 @@ from skilllink.errors import RateLimited
 
 
 def client_ip(request) -> str:
-    """The peer address. Behind a proxy, configure it to set REMOTE_ADDR (not trusted headers)."""
+    """The peer address. ``X-Forwarded-For`` counts only when it came from a proxy listed in
+    ``FORWARDED_ALLOW_IPS`` (the server then puts the client's address here)."""
     return request.META.get("REMOTE_ADDR", "") or "unknown"
 
 
@@ -22,6 +23,39 @@ def _key(scope: str, window: int, now: float) -> tuple[str, int]:
     bucket = int(now // window)
     retry_after = int(window - (now % window)) + 1
     return f"ratelimit:{scope}:{bucket}", retry_after
+
+
+def wait_text(seconds: int) -> str:
+    """``seconds`` as a person reads a wait: "45 seconds", "12 minutes"."""
+    if seconds < 90:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = -(-seconds // 60)
+    return f"{minutes} minutes"
+
+
+# --- Counters (read, add, reset), for limits that count only some events -------------
+
+
+def counter_get(*, scope: str, window: int) -> tuple[int, int]:
+    """(count in the current window of ``scope``, seconds until that window ends)."""
+    key, retry_after = _key(scope, window, time.time())
+    return int(cache.get(key) or 0), retry_after
+
+
+def counter_add(*, scope: str, window: int) -> int:
+    """Count one event for ``scope`` in the current window; the new count."""
+    key, _ = _key(scope, window, time.time())
+    cache.add(key, 0, timeout=window + 1)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=window + 1)
+        return 1
+
+
+def counter_reset(*, scope: str, window: int) -> None:
+    key, _ = _key(scope, window, time.time())
+    cache.delete(key)
 
 
 def rate_limit_hit(*, scope: str, limit: int, window: int, message: str) -> None:

@@ -22,6 +22,21 @@ def meeting_group(booking_id: int) -> str:
     return f"meeting.{booking_id}"
 
 
+async def group_send(group: str, event: dict[str, Any]) -> bool:
+    """Send ``event`` to ``group`` from async code (consumers). False, logged, when the channel
+    layer is unreachable (Redis down): the caller tells its client what was not delivered,
+    and sockets catch up from the database once the layer is back."""
+    layer = get_channel_layer()
+    if layer is None:
+        return False
+    try:
+        await layer.group_send(group, event)
+    except Exception as error:  # noqa: BLE001 - any layer failure means "not delivered"
+        logger.warning("Real-time send to %s failed: %r", group, error)
+        return False
+    return True
+
+
 def send_now(group: str, event: dict[str, Any]) -> None:
     """Send ``event`` to ``group`` from synchronous code; failures are logged, not raised.
 

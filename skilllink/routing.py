@@ -5,5 +5,5 @@ from meetings.consumers import RoomConsumer
 
 websocket_urlpatterns = [
     path("ws/notifications/", NotificationConsumer.as_asgi()),
-    path("ws/meetings/<int:booking_id>/", RoomConsumer.as_asgi()),
+    path("ws/meetings/<id:booking_id>/", RoomConsumer.as_asgi()),
 ]

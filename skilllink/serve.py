@@ -9,7 +9,8 @@ machine where stock daphne fell behind; daphne stays installed and works
 Environment: ``HOST`` (127.0.0.1), ``PORT`` (8000), ``WEB_CONCURRENCY`` (worker
 processes, 1; more than one needs ``REDIS_URL`` so the workers share a channel
 layer), ``LOG_LEVEL`` (info), ``ACCESS_LOG`` (on when ``DEBUG`` is on),
-``FORWARDED_ALLOW_IPS`` (127.0.0.1: the proxies trusted for ``X-Forwarded-*``).
+``FORWARDED_ALLOW_IPS`` (none: the proxies trusted for ``X-Forwarded-*``, e.g. 127.0.0.1
+behind a local nginx).
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ GIL_SWITCH_INTERVAL = 0.001  # seconds
 def options() -> dict:
     debug = _flag("DEBUG", False)
     workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
+    trusted_proxies = os.environ.get("FORWARDED_ALLOW_IPS", "").strip()
     if workers > 1 and not os.environ.get("REDIS_URL"):
         sys.exit("WEB_CONCURRENCY > 1 needs REDIS_URL: workers must share a channel layer.")
     return {
@@ -83,8 +85,10 @@ def options() -> dict:
         "log_config": log_config(),
         "log_level": os.environ.get("LOG_LEVEL", "info").lower(),
         "access_log": _flag("ACCESS_LOG", debug),
-        "proxy_headers": True,
-        "forwarded_allow_ips": os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        # X-Forwarded-For/-Proto only from the proxies named here (none by default): any
+        # client could otherwise claim any address and dodge the per-address limits.
+        "proxy_headers": bool(trusted_proxies),
+        "forwarded_allow_ips": trusted_proxies or None,
         "timeout_graceful_shutdown": 5,
         "server_header": False,
     }

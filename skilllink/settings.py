@@ -105,13 +105,23 @@ SKILLLINK_ICE_SERVERS = json.loads(
 SECURE_SSL_REDIRECT = _env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 TRUST_X_FORWARDED_PROTO = _env_bool("TRUST_X_FORWARDED_PROTO", False)
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000"))
-LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10/900")  # attempts / seconds
+# Failed logins / seconds: per account and address; per address; per account from anywhere
+# (past which unknown addresses get one try per LOGIN_FLOOD_INTERVAL seconds).
+LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "5/1800")
+LOGIN_ADDRESS_RATE_LIMIT = os.environ.get("LOGIN_ADDRESS_RATE_LIMIT", "50/1800")
+LOGIN_ACCOUNT_FLOOD = os.environ.get("LOGIN_ACCOUNT_FLOOD", "20/1800")
+LOGIN_FLOOD_INTERVAL = int(os.environ.get("LOGIN_FLOOD_INTERVAL", "60"))
 CHAT_RATE_LIMIT = os.environ.get("CHAT_RATE_LIMIT", "20/10")  # messages / seconds per user
 # A socket whose client reads nothing for this long is closed (skilllink/sockets.py).
 SOCKET_SEND_TIMEOUT = float(os.environ.get("SOCKET_SEND_TIMEOUT", "10"))
+# What the Redis layer holds for one socket that is not keeping up; past it the socket is
+# closed (4008) and the page reconnects and catches up (skilllink/channel_layer.py).
+SOCKET_INBOX_BYTES = int(os.environ.get("SOCKET_INBOX_BYTES", str(4 * 1024 * 1024)))
 # Without Redis, the sweep must run in the server process to reach its sockets.
 SWEEP_IN_PROCESS = _env_bool("SKILLLINK_SWEEP_IN_PROCESS", not REDIS_URL)
 SWEEP_INTERVAL_SECONDS = float(os.environ.get("SKILLLINK_SWEEP_INTERVAL", "15"))
+# How far ahead slots, weekly repeats and match windows may reach.
+BOOKING_HORIZON_DAYS = int(os.environ.get("BOOKING_HORIZON_DAYS", "365"))
 # -----------------------------------------------------------------------------
 
 if not SECRET_KEY:
@@ -251,7 +261,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["skilllink.api_input.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "skilllink.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

@@ -38,6 +38,17 @@ logger = logging.getLogger(__name__)
 
 
 CLOSE_TOO_SLOW = 4008
+# "Try again later" (RFC 6455): live delivery is down (Redis); pages reconnect with backoff.
+CLOSE_TRY_AGAIN = 1013
+
+
+async def _close_before_accept(receive, send, code: int) -> None:
+    """Answer the handshake by accepting and closing at once with ``code`` (so a browser can
+    read it), without running the consumer."""
+    message = await receive()
+    if message["type"] == "websocket.connect":
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.close", "code": code})
 
 
 class SendWatchdog:
@@ -112,7 +123,12 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
         self.base_send = send
         sources = [receive]
         if self.channel_layer is not None:
-            self.channel_name = await self.channel_layer.new_channel()
+            try:
+                self.channel_name = await self.channel_layer.new_channel()
+            except Exception as error:  # noqa: BLE001 - the layer (Redis) is unreachable
+                logger.warning("Refusing %s: channel layer unavailable (%r)", scope["path"], error)
+                await _close_before_accept(receive, send, CLOSE_TRY_AGAIN)
+                return
             self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
             sources.append(self.channel_receive)
         one_at_a_time = asyncio.Lock()
@@ -134,6 +150,11 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
             for reader in readers:
                 reader.cancel()
             await asyncio.gather(*readers, return_exceptions=True)
+            # Our Redis layer frees the channel's inbox and subscriptions now, whatever the
+            # readers were doing when cancelled (skilllink.channel_layer.discard_channel).
+            discard = getattr(self.channel_layer, "discard_channel", None)
+            if discard is not None:
+                await discard(self.channel_name)
 
     async def dispatch(self, message):
         """Channels' dispatch without its per-message ``close_old_connections``.
@@ -193,6 +214,21 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
     async def websocket_disconnect(self, message):
         self.socket_gone = True
         await super().websocket_disconnect(message)
+
+    # --- Channel layer control messages (skilllink.channel_layer) ------------------------
+
+    async def layer_resumed(self, event) -> None:
+        """The layer was unreachable and is back: what was published meanwhile is lost."""
+        await self.catch_up()
+
+    async def layer_overflow(self, event) -> None:
+        """This socket fell so far behind that the layer dropped its messages: end it, and
+        the page reconnects and catches up from the database."""
+        logger.warning("Closing %s: too far behind its channel layer inbox", self.scope["path"])
+        await self.close(code=CLOSE_TOO_SLOW)
+
+    async def catch_up(self) -> None:
+        """Send the client what it may have missed while the layer was down (override)."""
 
     async def refuse(self, code: int) -> None:
         """Accept only to close with an application close code the browser can read."""

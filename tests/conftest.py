@@ -1,14 +1,18 @@
 """Shared fixtures. Infrastructure that may be missing on a laptop (Redis, Chromium)
 skips with a reason; under CI (CI=true) the same absence fails the test."""
 
+import asyncio
+import contextlib
+import json
 import os
+from datetime import timedelta
 
 import pytest
 from django.test import override_settings
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from tests.factories import make_learner, make_teacher
+from tests.factories import make_learner, make_slot, make_teacher, make_teacher_with_skills
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -79,4 +83,119 @@ def auth_client(learner) -> APIClient:
     return client
 
 
-__all__ = ["IN_CI", "access_token_for", "override_settings", "require", "skip_unless_postgres"]
+def client_for(user) -> APIClient:
+    """An API client authenticated as ``user`` with a JWT access token."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access_token_for(user)}")
+    return client
+
+
+def scheduled_booking(*, starts_in: timedelta = timedelta(minutes=5), skill: str = "Python"):
+    """(booking, learner, teacher): a session accepted for a 60-minute slot ``starts_in`` from
+    now (negative: it began that long ago), through the real services. By default its room
+    is open (it opens 10 minutes before the start)."""
+    from django.utils import timezone
+
+    from scheduling.services.bookings import booking_request
+    from scheduling.transitions import booking_accept
+
+    teacher = make_teacher_with_skills(skill)
+    learner = make_learner()
+    start = timezone.now().replace(second=0, microsecond=0) + starts_in
+    # A session that has already begun was published, requested and accepted an hour
+    # before its start.
+    then = min(timezone.now(), start - timedelta(hours=1))
+    slot = make_slot(teacher, start=start, now=then)
+    booking = booking_request(learner=learner, slot_id=slot.pk, now=then)
+    booking = booking_accept(booking_id=booking.pk, teacher=teacher, now=then)
+    return booking, learner, teacher
+
+
+# --- Sockets of a live server (the ``websockets`` client) ---------------------------------
+
+FRAME_TIMEOUT = 5.0
+
+
+async def next_frame(socket, timeout: float = FRAME_TIMEOUT) -> dict:
+    return json.loads(await asyncio.wait_for(socket.recv(), timeout))
+
+
+async def until(
+    socket, frame_type: str, check=lambda frame: True, limit: int = 10, timeout=FRAME_TIMEOUT
+) -> dict:
+    """The next frame of ``frame_type`` that passes ``check``; other frames are skipped."""
+    for _ in range(limit):
+        frame = await next_frame(socket, timeout)
+        if frame["type"] == frame_type and check(frame):
+            return frame
+    raise AssertionError(f"no matching {frame_type!r} frame in {limit} frames")
+
+
+async def assert_silent(socket, timeout: float = 0.5) -> None:
+    with pytest.raises(TimeoutError):
+        frame = await next_frame(socket, timeout=timeout)
+        pytest.fail(f"expected no frame, got {frame}")
+
+
+@contextlib.asynccontextmanager
+async def room_socket(server, user, booking_id: int):
+    """A participant's room socket on a live server (a script: JWT in ``?token=``), after its
+    ``room`` frame (kept as ``socket.room``)."""
+    import websockets
+
+    url = f"{server.ws_url}/ws/meetings/{booking_id}/?token={access_token_for(user)}"
+    async with websockets.connect(url, open_timeout=5, close_timeout=2) as socket:
+        room = await next_frame(socket)
+        assert room["type"] == "room", room
+        socket.room = room
+        yield socket
+
+
+# --- Redis -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def redis_url(settings) -> str:
+    """The shared Redis for tests about fan-out (flushed), with this test process's channel
+    layer on it too, so what the test's own code sends reaches the servers' sockets."""
+    from tests.live_server import (
+        pubsub_layer_settings,
+        redis_flush,
+        redis_reachable,
+        redis_test_url,
+    )
+
+    url = redis_test_url()
+    require(redis_reachable(url), f"Redis not reachable at {url}")
+    redis_flush(url)
+    settings.CHANNEL_LAYERS = pubsub_layer_settings(url)
+    return url
+
+
+@pytest.fixture
+def private_redis():
+    """A redis-server of this test's own (to stop and start: an outage); never the shared one."""
+    from tests.live_server import PrivateRedis, redis_server_available
+
+    require(redis_server_available(), "redis-server is not installed")
+    server = PrivateRedis()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+__all__ = [
+    "IN_CI",
+    "access_token_for",
+    "assert_silent",
+    "client_for",
+    "next_frame",
+    "override_settings",
+    "require",
+    "room_socket",
+    "scheduled_booking",
+    "skip_unless_postgres",
+    "until",
+]

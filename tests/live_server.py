@@ -286,3 +286,57 @@ def live_servers() -> Iterator[Callable[..., Server]]:
 def _kill_leftovers() -> None:
     for server in list(_running):
         server.stop()
+
+
+class PrivateRedis:
+    """A redis-server of the test's own on a spare port, which the test may stop and start
+    again (an outage) without touching the shared Redis. Nothing is kept on disk."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._dir = tempfile.mkdtemp(prefix="private-redis-")
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 10.0) -> None:
+        if self.process is not None and self.process.poll() is None:
+            return
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self._dir,
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while not redis_reachable(self.url):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"private redis-server on port {self.port} did not start")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Kill it at once (as a crash would), and wait until the port refuses connections."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=5)
+        self.process = None
+
+
+def redis_server_available() -> bool:
+    import shutil
+
+    return shutil.which("redis-server") is not None

@@ -53,3 +53,45 @@ def test_socket_tokens_never_reach_the_log(path):
     line = record.getMessage()
     assert "token=[redacted]" in line
     assert path.rsplit("token=", 1)[1] not in line
+
+
+def test_forwarded_headers_are_trusted_only_from_configured_proxies(monkeypatch):
+    monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
+    assert serve.options()["proxy_headers"] is False
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "127.0.0.1")
+    options = serve.options()
+    assert options["proxy_headers"] is True and options["forwarded_allow_ips"] == "127.0.0.1"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_client_cannot_dodge_login_limits_by_rotating_x_forwarded_for():
+    """On the real server: without a configured proxy, X-Forwarded-For is ignored, so five
+    failures from one client block it whatever addresses it claims; behind a trusted proxy
+    the header is the client's address."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    from tests.factories import make_learner
+    from tests.live_server import live_servers
+
+    make_learner(username="ada")
+
+    def attempt(server, forwarded_for: str) -> int:
+        request = urllib.request.Request(
+            f"{server.url}/api/auth/token/",
+            data=json.dumps({"username": "ada", "password": "wrong-wrong"}).encode(),
+            headers={"Content-Type": "application/json", "X-Forwarded-For": forwarded_for},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    with live_servers() as start:
+        direct = start()
+        results = [attempt(direct, f"10.1.0.{n}") for n in range(6)]
+        assert results == [401] * 5 + [429]
+        proxied = start(extra_env={"FORWARDED_ALLOW_IPS": "127.0.0.1"})
+        assert [attempt(proxied, f"10.2.0.{n}") for n in range(6)] == [401] * 6

@@ -36,7 +36,7 @@ from assistant.services.exchanges import (
     started_event,
 )
 from skilllink.errors import AppError, ValidationFailed
-from skilllink.realtime import meeting_group
+from skilllink.realtime import group_send, meeting_group
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +118,7 @@ class _Answer:
         self.stopped_by: int | None = None
         self.stopped_by_name = ""
         self.finishing = False  # past the last chunk: a stop comes too late
+        self.live = True  # the channel layer took the last frame
 
     def _elapsed_ms(self) -> int:
         return int((time.perf_counter() - self.started) * 1000)
@@ -158,23 +159,36 @@ class _Answer:
             failed = AssistantUpstreamError("The assistant failed. Try again in a moment.")
             await self._end(Exchange.Status.FAILED, failed)
         finally:
-            # Leave the group before the listener's receive is cancelled (which, on the
-            # Redis layer, drops the channel).
-            await self.layer.group_discard(control, channel)
+            # Stop listening, leave the group, free the channel (our Redis layer's
+            # discard_channel: its inbox and subscriptions).
             listener.cancel()
+            try:
+                await self.layer.group_discard(control, channel)
+                discard = getattr(self.layer, "discard_channel", None)
+                if discard is not None:
+                    await discard(channel)
+            except Exception as error:  # noqa: BLE001 - Redis down: it forgets us on reconnect
+                logger.info(
+                    "Assistant answer %s: could not leave its group (%r)", self.exchange.pk, error
+                )
+
+    async def _publish(self, event: dict) -> None:
+        """Send to the room; while the channel layer is down (Redis), the answer goes on and
+        is saved: sockets get it from the database when the layer is back (``catch_up``)."""
+        if self.live or event["type"] != "assistant.delta":
+            self.live = await group_send(self.room, event)
 
     async def _stream(self) -> None:
-        exchange, layer, room = self.exchange, self.layer, self.room
-        await layer.group_send(room, started_event(exchange))
+        exchange = self.exchange
+        await self._publish(started_event(exchange))
         async with asyncio.timeout(answer_deadline_seconds()):
             async for piece in client.answer_stream(self.request):
                 if piece.text:
                     if self.first_chunk_ms is None:
                         self.first_chunk_ms = self._elapsed_ms()
                     self.parts.append(piece.text)
-                    await layer.group_send(
-                        room,
-                        {"type": "assistant.delta", "request_id": exchange.pk, "text": piece.text},
+                    await self._publish(
+                        {"type": "assistant.delta", "request_id": exchange.pk, "text": piece.text}
                     )
                 if piece.prompt_tokens is not None:
                     self.usage["prompt_tokens"] = piece.prompt_tokens
@@ -196,7 +210,7 @@ class _Answer:
             total_ms=self._elapsed_ms(),
             **self.usage,
         )
-        await layer.group_send(room, done_event(exchange))
+        await self._publish(done_event(exchange))
 
     async def _end(self, status: str, error: AppError) -> None:
         """Save an answer that did not complete (keeping the text that arrived) and tell the
@@ -217,7 +231,7 @@ class _Answer:
                 total_ms=self._elapsed_ms(),
                 **self.usage,
             )
-            await self.layer.group_send(self.room, error_event(self.exchange, error))
+            await self._publish(error_event(self.exchange, error))
         except Exception:
             logger.exception("Assistant answer %s: could not record its end", self.exchange.pk)
 

@@ -12,6 +12,7 @@ from accounts.selectors import FREE_PLAN_BOOKINGS_PER_WINDOW, FREE_PLAN_WINDOW_D
 from accounts.services import notifications_send
 from scheduling.models import AvailabilitySlot, Booking, BookingEvent
 from scheduling.payloads import booking_payload
+from scheduling.rules import teacher_is_bookable
 from scheduling.selectors import learner_booking_state, quota_usage
 from skilllink.db import fetch
 from skilllink.errors import AppError, Conflict, Forbidden, NotFound, ValidationFailed
@@ -157,14 +158,14 @@ def booking_request(
             "Keep the message under 1,000 characters.", fields={"message": ["Too long."]}
         )
     learner_lock(learner)
-    taken = Booking.objects.filter(slot=OuterRef("pk"), status__in=Booking.ACTIVE_STATUSES)
+    taken = Booking.objects.filter(slot=OuterRef("pk"), status__in=Booking.SLOT_TAKEN_STATUSES)
     slot = (
         AvailabilitySlot.objects.select_related("teacher", "skill")
         .annotate(taken=Exists(taken))
         .filter(pk=slot_id)
         .first()
     )
-    if slot is None:
+    if slot is None or not teacher_is_bookable(slot.teacher):
         raise NotFound("No such slot.")
     if slot.teacher_id == learner.pk:
         raise AppError("You cannot book your own slot.", code="own_slot", status=400)

@@ -9,6 +9,7 @@ from django.utils import timezone
 from accounts.models import Skill, User
 from accounts.services import notification_send, notifications_send
 from scheduling.models import AvailabilitySlot, Booking, MatchRequest
+from scheduling.rules import horizon_check
 from scheduling.selectors import open_slots_for_skill, slot_fits_skill
 from scheduling.services.bookings import (
     booking_create,
@@ -35,6 +36,7 @@ def _check_window(window_start: datetime, window_end: datetime, now: datetime) -
         raise ValidationFailed(
             "Windows are limited to 60 days.", fields={"window_end": ["At most 60 days."]}
         )
+    horizon_check(moment=window_end, now=now, field="window_end")
 
 
 def _skill(slug: str) -> Skill:
@@ -46,13 +48,12 @@ def _skill(slug: str) -> Skill:
 
 
 def _match_notices(booking: Booking) -> list[tuple[User, dict[str, str]]]:
-    skill = booking.skill.name if booking.skill else "a session"
     return [
         (
             person,
             {
                 "kind": "match.found",
-                "title": f"Match found: {skill} with {other.username}",
+                "title": f"Match found: {booking.session_label} with {other.username}",
                 "body": person.local_label(booking.start),
                 "url": f"/sessions/{booking.pk}/",
             },

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from accounts.models import Skill, TeacherSkill, User
 from scheduling.models import SLOT_MAX_LENGTH, SLOT_MIN_LENGTH, AvailabilitySlot, Booking
+from scheduling.rules import horizon_check
 from skilllink.errors import AppError, Conflict, Forbidden, NotFound, ValidationFailed
 
 MAX_REPEAT_WEEKS = 26
@@ -34,6 +35,7 @@ def _check_times(start: datetime, end: datetime, now: datetime) -> None:
         )
     if start <= now:
         raise AppError("A slot must start in the future.", code="slot_in_past", status=400)
+    horizon_check(moment=end, now=now, field="end")
     length = end - start
     if length < SLOT_MIN_LENGTH:
         raise AppError("A slot lasts at least 15 minutes.", code="slot_too_short", status=400)

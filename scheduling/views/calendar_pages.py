@@ -104,5 +104,5 @@ def teacher_detail(request, teacher_id: int):
 urlpatterns = [
     path("availability/", availability, name="availability"),
     path("teachers/", teacher_list, name="teacher_list"),
-    path("teachers/<int:teacher_id>/", teacher_detail, name="teacher_detail"),
+    path("teachers/<id:teacher_id>/", teacher_detail, name="teacher_detail"),
 ]

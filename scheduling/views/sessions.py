@@ -21,6 +21,7 @@ from credits.services import rating_submit
 from meetings.selectors import chat_messages
 from scheduling import selectors, transitions
 from scheduling.models import AvailabilitySlot, Booking
+from scheduling.rules import bookable_teacher_q
 from scheduling.services.bookings import booking_request
 from scheduling.services.calendar_feed import (
     calendar_feed_document,
@@ -67,7 +68,7 @@ class MatchForm(forms.Form):
 def _open_slot(slot_id: int) -> AvailabilitySlot:
     slot = (
         AvailabilitySlot.objects.select_related("teacher", "skill")
-        .filter(pk=slot_id, teacher__is_active=True)
+        .filter(bookable_teacher_q(), pk=slot_id)
         .first()
     )
     if slot is None:
@@ -352,12 +353,12 @@ def calendar_feed_new_link(request):
 urlpatterns = [
     path("calendar/<str:token>.ics", calendar_feed, name="calendar_feed"),
     path("calendar/reset/", calendar_feed_new_link, name="calendar_feed_reset"),
-    path("book/<int:slot_id>/", book, name="book"),
+    path("book/<id:slot_id>/", book, name="book"),
     path("sessions/", session_list, name="session_list"),
-    path("sessions/<int:booking_id>/", session_detail, name="session_detail"),
-    path("sessions/<int:booking_id>/rate/", session_rate, name="session_rate"),
-    path("sessions/<int:booking_id>/<str:action>/", session_action, name="session_action"),
+    path("sessions/<id:booking_id>/", session_detail, name="session_detail"),
+    path("sessions/<id:booking_id>/rate/", session_rate, name="session_rate"),
+    path("sessions/<id:booking_id>/<str:action>/", session_action, name="session_action"),
     path("upgrade/", upgrade, name="upgrade"),
     path("match/", match, name="match"),
-    path("match/<int:request_id>/cancel/", match_cancel, name="match_cancel"),
+    path("match/<id:request_id>/cancel/", match_cancel, name="match_cancel"),
 ]

@@ -470,7 +470,9 @@ function renderMessage(message) {
   body.className = "chat-text";
   body.append(linkified(message.text));
   item.append(meta, body);
-  chatLog.append(item);
+  // In id order: messages caught up after an outage can arrive after newer ones.
+  const later = [...chatLog.children].find((other) => Number(other.dataset.messageId) > message.id);
+  chatLog.insertBefore(item, later ?? null);
   chatLog.scrollTop = chatLog.scrollHeight;
 }
 

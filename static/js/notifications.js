@@ -137,6 +137,10 @@ function connect() {
     const frame = JSON.parse(event.data);
     if (frame.type === "unread") {
       setUnread(frame.count);
+    } else if (frame.type === "resync") {
+      // Live delivery was interrupted server-side (and is back): re-read what pages show.
+      if (panelLoaded) loadPanel();
+      document.dispatchEvent(new CustomEvent("skilllink:reconnected"));
     } else if (frame.type === "booking") {
       document.dispatchEvent(new CustomEvent("skilllink:booking", { detail: frame.booking }));
     } else if (frame.type === "notification") {

@@ -2,7 +2,8 @@
 // recent chat); both see the answer stream in as plain text, then the server's rendered and
 // sanitized HTML with highlighted code and copy buttons. Either can stop it.
 // Over the room socket: out assistant.ask {prompt, include_chat}, assistant.stop {request_id};
-// in the room frame's "assistant" part (state and saved exchanges, on every (re)connect),
+// in the room frame's "assistant" part (state and saved exchanges, on every (re)connect;
+// assistant.state carries the same after an outage of the server's live delivery),
 // assistant.started / .delta / .done / .error (whole room) and assistant.quota (the asker).
 import { enhanceCodeBlocks } from "./code-copy.js";
 
@@ -249,6 +250,9 @@ export function roomAssistant({ send, userId }) {
         case "room":
           if (frame.assistant) onState(frame.assistant);
           return false; // the room handles the rest of it
+        case "assistant.state": // the same state again, after the server's live delivery was down
+          onState(frame);
+          return true;
         case "assistant.started":
           onStarted(frame);
           return true;

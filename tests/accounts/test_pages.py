@@ -71,7 +71,7 @@ def test_login_form_is_rate_limited(client, settings):
     for _ in range(2):
         client.post(reverse("accounts:login"), {"username": "bob", "password": "wrong"})
     response = client.post(reverse("accounts:login"), {"username": "bob", "password": PASSWORD})
-    assert b"Too many login attempts" in response.content
+    assert b"Too many failed logins" in response.content
     assert not response.context["user"].is_authenticated
 
 

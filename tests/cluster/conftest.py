@@ -6,24 +6,8 @@ Redis pub/sub layer the servers build from ``REDIS_URL``.
 
 import pytest
 
-from tests.conftest import require
 from tests.factories import make_learner
-from tests.live_server import (
-    live_servers,
-    pubsub_layer_settings,
-    redis_flush,
-    redis_reachable,
-    redis_test_url,
-)
-
-
-@pytest.fixture
-def redis_url(settings) -> str:
-    url = redis_test_url()
-    require(redis_reachable(url), f"Redis not reachable at {url}")
-    redis_flush(url)
-    settings.CHANNEL_LAYERS = pubsub_layer_settings(url)
-    return url
+from tests.live_server import live_servers
 
 
 @pytest.fixture

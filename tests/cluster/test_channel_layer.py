@@ -51,3 +51,85 @@ async def test_every_waiting_sender_gets_the_error_when_redis_is_down():
         assert all(isinstance(r, redis.exceptions.ConnectionError) for r in results), results
     finally:
         await layer.flush()
+
+
+async def test_a_channel_that_falls_behind_holds_a_bounded_inbox_then_one_overflow_message(
+    redis_url, settings
+):
+    settings.SOCKET_INBOX_BYTES = 2_000
+    layer = make_layer(redis_url)
+    try:
+        channel = await layer.new_channel()
+        await layer.group_add("room", channel)
+        # Nobody reads: the first few fit, then the inbox drops them all for one marker.
+        for n in range(20):
+            await layer.group_send("room", {"type": "signal.relay", "n": n, "pad": "x" * 300})
+        first = await asyncio.wait_for(layer.receive(channel), 5)
+        inbox = layer._get_layer().channels[channel]
+        deadline = asyncio.get_running_loop().time() + 5
+        while first["type"] != "layer.overflow":
+            assert asyncio.get_running_loop().time() < deadline, first
+            first = await asyncio.wait_for(layer.receive(channel), 5)
+        assert inbox.overflowed and inbox.size <= settings.SOCKET_INBOX_BYTES
+        await layer.group_send("room", {"type": "signal.relay", "n": "late"})
+        await asyncio.sleep(0.2)
+        assert inbox.qsize() == 0  # nothing more is held for a socket being dropped
+    finally:
+        await layer.flush()
+
+
+async def test_discarding_a_channel_frees_its_inbox_groups_and_subscriptions(redis_url):
+    layer = make_layer(redis_url)
+    try:
+        channel = await layer.new_channel()
+        await layer.group_add("room", channel)
+        loop_layer = layer._get_layer()
+        assert channel in loop_layer.channels and loop_layer.groups
+        await layer.discard_channel(channel)
+        assert channel not in loop_layer.channels
+        assert loop_layer.groups == {}
+        assert loop_layer._shards[0]._subscribed_to == set()
+    finally:
+        await layer.flush()
+
+
+async def test_every_local_channel_hears_when_redis_comes_back(private_redis):
+    layer = make_layer(private_redis.url)
+    try:
+        channel = await layer.new_channel()
+        await layer.group_add("room", channel)
+        private_redis.stop()
+        await asyncio.sleep(0.5)
+        private_redis.start()
+        resumed = await asyncio.wait_for(layer.receive(channel), 15)
+        assert resumed == {"type": "layer.resumed"}
+        # ...and the group subscription was restored with it.
+        await layer.group_send("room", {"type": "chat.message", "n": 1})
+        assert (await asyncio.wait_for(layer.receive(channel), 5))["n"] == 1
+    finally:
+        await layer.flush()
+
+
+def test_the_upstream_private_names_the_layer_relies_on_still_exist():
+    """skilllink/channel_layer.py subclasses channels-redis internals (see its docstring);
+    an upgrade that renames them must fail here, not in production."""
+    import inspect
+
+    import channels_redis
+    from channels_redis import pubsub
+    from redis.asyncio.client import PubSub
+
+    assert channels_redis.__version__ == "4.3.0", "re-check skilllink/channel_layer.py"
+    shard = pubsub.RedisSingleShardConnection
+    for name in ("_ensure_redis", "_receive_message", "publish", "subscribe", "unsubscribe"):
+        assert callable(getattr(shard, name)), name
+    source = inspect.getsource(shard)
+    for attribute in ("self._lock", "self._redis", "self._pubsub", "self._subscribed_to"):
+        assert attribute in source, attribute
+    loop_layer = inspect.getsource(pubsub.RedisPubSubLoopLayer)
+    for attribute in ("self._shards", "self.channels", "self.groups", "_subscribe_to_channel"):
+        assert attribute in loop_layer, attribute
+    assert "put_nowait" in inspect.getsource(shard._receive_message)
+    assert callable(pubsub._wrap_close)
+    assert "_layers" in inspect.getsource(pubsub.RedisPubSubChannelLayer)
+    assert inspect.iscoroutinefunction(PubSub.on_connect)

@@ -16,10 +16,6 @@ from tests.conftest import require
 from tests.live_server import (
     BASE_DIR,
     live_servers,
-    pubsub_layer_settings,
-    redis_flush,
-    redis_reachable,
-    redis_test_url,
 )
 
 CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
@@ -76,16 +72,6 @@ def start_server(transactional_db):
 @pytest.fixture
 def live_server_url(start_server) -> str:
     return start_server().url
-
-
-@pytest.fixture
-def redis_url(settings) -> str:
-    """A flushed Redis shared with the server; this process sends through the pub/sub layer."""
-    url = redis_test_url()
-    require(redis_reachable(url), f"Redis not reachable at {url}")
-    redis_flush(url)
-    settings.CHANNEL_LAYERS = pubsub_layer_settings(url)
-    return url
 
 
 @pytest.fixture(scope="module")

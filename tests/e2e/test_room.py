@@ -104,13 +104,15 @@ VIDEO_STATS = """async () => {
 
 
 def _scheduled_booking():
-    """Accepted for a slot 5 minutes from now: the room opened 10 minutes before the start."""
+    """An hour's session that began 5 minutes ago (so it can also be ended), accepted the
+    day before."""
     teacher = make_teacher_with_skills("Python", username="tessa")
     learner = make_learner(username="leo")
-    start = timezone.now().replace(second=0, microsecond=0) + timedelta(minutes=5)
-    slot = make_slot(teacher, start=start)
-    booking = booking_request(learner=learner, slot_id=slot.pk)
-    booking_accept(booking_id=booking.pk, teacher=teacher)
+    start = timezone.now().replace(second=0, microsecond=0) - timedelta(minutes=5)
+    then = start - timedelta(days=1)
+    slot = make_slot(teacher, start=start, now=then)
+    booking = booking_request(learner=learner, slot_id=slot.pk, now=then)
+    booking_accept(booking_id=booking.pk, teacher=teacher, now=then)
     return booking, learner, teacher
 
 
@@ -347,6 +349,7 @@ def test_a_refused_chat_message_comes_back_into_the_box(start_server, new_page):
     log_in(page, server.url, learner.username)
     open_room(page, server.url, booking.pk)
     page.get_by_role("button", name="Join now").click()
+    expect(page.locator("[data-room]")).to_have_attribute("data-socket", "open")
     for text in ("one", "two"):
         chat(page, text)
         expect(page.locator(".chat-message.mine", has_text=text)).to_have_count(1)

@@ -1,5 +1,6 @@
 """/ws/meetings/<id>/ on the real ASGI app: who gets in, chat, signaling, presence, ending."""
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -10,27 +11,18 @@ from rest_framework.test import APIClient
 
 from meetings.models import ChatMessage, RoomVisit
 from scheduling.models import Booking
-from scheduling.services.bookings import booking_request
-from scheduling.transitions import booking_accept, booking_cancel
+from scheduling.transitions import booking_cancel
 from skilllink.asgi import application
-from tests.conftest import access_token_for
-from tests.factories import make_learner, make_slot, make_teacher_with_skills
+from tests.conftest import access_token_for, scheduled_booking
+from tests.factories import make_learner
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _scheduled(minutes_from_now: int = 5):
-    teacher = make_teacher_with_skills("Python")
-    learner = make_learner()
-    start = timezone.now().replace(second=0, microsecond=0) + timedelta(minutes=minutes_from_now)
-    slot = make_slot(teacher, start=start)
-    booking = booking_request(learner=learner, slot_id=slot.pk)
-    booking_accept(booking_id=booking.pk, teacher=teacher)
-    return booking, learner, teacher
-
-
 async def scheduled(minutes_from_now: int = 5):
-    return await database_sync_to_async(_scheduled)(minutes_from_now)
+    return await database_sync_to_async(scheduled_booking)(
+        starts_in=timedelta(minutes=minutes_from_now)
+    )
 
 
 async def room_socket(user, booking_id) -> WebsocketCommunicator:
@@ -199,7 +191,7 @@ async def test_chat_is_rate_limited_per_user(settings):
 
 
 async def test_either_participant_ends_and_the_other_side_sees_it():
-    booking, learner, teacher = await scheduled()
+    booking, learner, teacher = await scheduled(minutes_from_now=-5)
     learner_socket, _ = await enter(learner, booking.pk)
     teacher_socket, _ = await enter(teacher, booking.pk)
     await teacher_socket.send_json_to({"type": "room.end"})
@@ -364,3 +356,59 @@ async def test_postgres_batch_insert_keeps_order_and_values(size):
         )
     )()
     assert saved == [(pk, *row) for pk, row in zip(ids, rows, strict=True)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["nul \x00 inside", "bell \x07", "escape \x1b[31m red", "c1 \x85 next line", "del \x7f"],
+)
+async def test_chat_with_control_characters_is_refused_before_it_is_saved(text):
+    """The same ``invalid`` refusal on SQLite and PostgreSQL (where NUL cannot be stored),
+    checked before the text joins a shared insert batch."""
+    booking, learner, _ = await scheduled()
+    socket, _ = await enter(learner, booking.pk)
+    await socket.send_json_to({"type": "chat.send", "text": text})
+    error = await until(socket, "error")
+    assert error["code"] == "invalid" and "control characters" in error["detail"]
+    assert not await database_sync_to_async(ChatMessage.objects.exists)()
+    await socket.send_json_to({"type": "chat.send", "text": "line one\r\n\tline two"})
+    saved = (await until(socket, "chat.message"))["message"]
+    assert saved["text"] == "line one\n\tline two"  # line breaks and tabs are kept
+    await socket.disconnect()
+
+
+async def test_a_batch_that_fails_for_one_rows_reason_saves_all_the_others():
+    """Messages of several rooms share one insert; one row the database refuses (its
+    session was deleted meanwhile) fails alone."""
+    from django.utils import timezone
+
+    from meetings.chat_writer import chat_writer
+
+    rooms = [await scheduled(minutes_from_now=5 + 60 * n) for n in range(3)]
+    doomed = rooms[1][0]
+    await database_sync_to_async(lambda: Booking.objects.filter(pk=doomed.pk).delete())()
+    now = timezone.now()
+    # Submitted in one go, so they are written as one batch.
+    futures = [
+        chat_writer.submit(booking_id=booking.pk, sender_id=learner.pk, text=f"m{n}", sent_at=now)
+        for n, (booking, learner, _) in enumerate(rooms * 2)
+    ]
+    results = await asyncio.gather(*futures, return_exceptions=True)
+    failed = [n for n, result in enumerate(results) if isinstance(result, Exception)]
+    assert failed == [1, 4]  # the deleted session's two messages, nothing else
+    saved = await database_sync_to_async(
+        lambda: sorted(ChatMessage.objects.values_list("text", flat=True))
+    )()
+    assert saved == ["m0", "m2", "m3", "m5"]
+
+
+async def test_ending_a_session_before_its_start_is_refused_and_changes_nothing():
+    booking, _, teacher = await scheduled(minutes_from_now=5)
+    socket, _ = await enter(teacher, booking.pk)  # the early join starts it (in progress)
+    await socket.send_json_to({"type": "room.end"})
+    error = await until(socket, "error")
+    assert error["code"] == "session_not_started"
+    refreshed = await database_sync_to_async(Booking.objects.get)(pk=booking.pk)
+    assert refreshed.status == "in_progress" and refreshed.ended_at is None
+    assert refreshed.duration_seconds is None
+    await socket.disconnect()
