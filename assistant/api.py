@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from assistant import client, selectors
 from assistant.services import exchange_ask
+from skilllink.api_input import IdField
 from skilllink.errors import ErrorSerializer
 
 
@@ -45,7 +46,7 @@ class AssistantStatusApi(APIView):
 class AssistantAskApi(APIView):
     class AskSerializer(serializers.Serializer):
         prompt = serializers.CharField(allow_blank=True, trim_whitespace=False)
-        booking = serializers.IntegerField(
+        booking = IdField(
             required=False, allow_null=True, help_text="One of your sessions, as context."
         )
         include_chat = serializers.BooleanField(

@@ -14,13 +14,17 @@ from tests.conftest import access_token_for
 from tests.factories import make_learner, make_slot, make_teacher_with_skills
 
 
-def _scheduled(message: str = ""):
-    teacher = make_teacher_with_skills("Python", username=None)
+def _scheduled(message: str = "", starts_in: timedelta = timedelta(minutes=5)):
+    """``(booking, learner, teacher)``: a Python session with ``message`` accepted for a
+    60-minute slot ``starts_in`` from now (negative: it began that long ago; it was then
+    published, requested and accepted an hour before its start, as in tests.conftest)."""
+    teacher = make_teacher_with_skills("Python")
     learner = make_learner()
-    start = timezone.now().replace(second=0, microsecond=0) + timedelta(minutes=5)
-    slot = make_slot(teacher, start=start, skill_slug="python")
-    booking = booking_request(learner=learner, slot_id=slot.pk, message=message)
-    booking_accept(booking_id=booking.pk, teacher=teacher)
+    start = timezone.now().replace(second=0, microsecond=0) + starts_in
+    then = min(timezone.now(), start - timedelta(hours=1))
+    slot = make_slot(teacher, start=start, skill_slug="python", now=then)
+    booking = booking_request(learner=learner, slot_id=slot.pk, message=message, now=then)
+    booking = booking_accept(booking_id=booking.pk, teacher=teacher, now=then)
     return booking, learner, teacher
 
 

@@ -62,8 +62,21 @@ def test_without_a_key_it_is_503_assistant_unavailable(no_gemini, auth_client):
         {"prompt": "x" * 51},
         {"prompt": ["a"]},
         {"prompt": "ok", "booking": "abc"},
+        {"prompt": "ok", "booking": 10**30},
+        {"prompt": "ok", "booking": -1},
+        {"prompt": "ok", "include_chat": "maybe"},
     ],
-    ids=["missing", "empty", "blank", "too-long", "not-a-string", "bad-booking"],
+    ids=[
+        "missing",
+        "empty",
+        "blank",
+        "too-long",
+        "not-a-string",
+        "bad-booking",
+        "booking-beyond-64-bits",
+        "negative-booking",
+        "bad-include-chat",
+    ],
 )
 def test_bad_input_is_400_invalid(gemini, auth_client, settings, payload):
     settings.ASSISTANT_MAX_PROMPT_CHARS = 50
