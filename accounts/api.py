@@ -11,8 +11,6 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 from accounts import selectors, services
 from accounts.models import TeacherSkill
 from accounts.services import ROLES
-from scheduling.api import PlanSerializer
-from scheduling.selectors import plan_summary
 from skilllink.errors import ErrorSerializer
 from skilllink.ratelimit import client_ip
 
@@ -73,57 +71,6 @@ class TokenApi(TokenObtainPairView):
 
 class TokenRefreshApi(TokenRefreshView):
     pass
-
-
-class MeApi(APIView):
-    class MeOutputSerializer(serializers.Serializer):
-        id = serializers.IntegerField()
-        username = serializers.CharField()
-        email = serializers.CharField()
-        role = serializers.CharField()
-        is_learner = serializers.BooleanField()
-        is_teacher = serializers.BooleanField()
-        is_staff = serializers.BooleanField()
-        timezone = serializers.CharField()
-        theme = serializers.CharField()
-        bio = serializers.CharField()
-        date_joined = serializers.DateTimeField()
-        subscription = serializers.SerializerMethodField()
-
-        def get_subscription(self, user) -> PlanSerializer:
-            return PlanSerializer(plan_summary(user=user)).data
-
-    class MeInputSerializer(serializers.Serializer):
-        timezone = serializers.CharField(max_length=64, required=False)
-        theme = serializers.CharField(max_length=10, required=False)
-        bio = serializers.CharField(max_length=2000, required=False, allow_blank=True)
-        role = serializers.CharField(max_length=10, required=False)
-        email = serializers.CharField(max_length=254, required=False)
-
-    @extend_schema(
-        responses={200: MeOutputSerializer, 401: ErrorSerializer}, summary="The current user"
-    )
-    def get(self, request):
-        return Response(self.MeOutputSerializer(request.user).data)
-
-    @extend_schema(
-        request=MeInputSerializer,
-        responses={200: MeOutputSerializer, 400: ErrorSerializer, 401: ErrorSerializer},
-        summary="Change timezone, theme, bio, role or email",
-    )
-    def patch(self, request):
-        data = self.MeInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        fields = data.validated_data
-        user = services.user_update_profile(
-            user=request.user,
-            timezone_name=fields.get("timezone"),
-            theme=fields.get("theme"),
-            bio=fields.get("bio"),
-            role=fields.get("role"),
-            email=fields.get("email"),
-        )
-        return Response(self.MeOutputSerializer(user).data)
 
 
 class SkillSerializer(serializers.Serializer):

@@ -6,7 +6,6 @@ urlpatterns = [
     path("auth/register/", api.RegisterApi.as_view(), name="api-register"),
     path("auth/token/", api.TokenApi.as_view(), name="api-token"),
     path("auth/token/refresh/", api.TokenRefreshApi.as_view(), name="api-token-refresh"),
-    path("me/", api.MeApi.as_view(), name="api-me"),
     path("skills/", api.SkillSearchApi.as_view(), name="api-skills"),
     path("me/skills/", api.MySkillsApi.as_view(), name="api-my-skills"),
     path("me/skills/<slug:slug>/", api.MySkillDeleteApi.as_view(), name="api-my-skill"),

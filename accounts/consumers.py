@@ -1,7 +1,5 @@
 """``/ws/notifications/``: one socket per open page, fed from the user's group."""
 
-import logging
-
 from channels.db import database_sync_to_async
 
 from accounts.selectors import (
@@ -12,8 +10,6 @@ from accounts.selectors import (
 from skilllink.realtime import user_group
 from skilllink.sockets import CLOSE_TRY_AGAIN, JsonSocketConsumer
 
-logger = logging.getLogger(__name__)
-
 
 class NotificationConsumer(JsonSocketConsumer):
     last_notification_id = 0
@@ -22,12 +18,7 @@ class NotificationConsumer(JsonSocketConsumer):
         if not self.user.is_authenticated:
             await self.refuse_unauthenticated()
             return
-        self.group = user_group(self.user.pk)
-        try:
-            await self.channel_layer.group_add(self.group, self.channel_name)
-        except Exception as error:  # noqa: BLE001 - the layer (Redis) is unreachable
-            logger.warning("Notifications: channel layer unavailable (%r)", error)
-            self.group = None
+        if not await self.groups_join(user_group(self.user.pk)):
             await self.refuse(CLOSE_TRY_AGAIN)
             return
         await self.accept()
@@ -38,14 +29,6 @@ class NotificationConsumer(JsonSocketConsumer):
     def _state(self) -> tuple[int, int]:
         latest = notifications_after(user=self.user, after_id=0, limit=1, newest=True)
         return notification_unread_count(user=self.user), latest[0].pk if latest else 0
-
-    async def disconnect(self, code):
-        group = getattr(self, "group", None)
-        if group:
-            try:
-                await self.channel_layer.group_discard(group, self.channel_name)
-            except Exception as error:  # noqa: BLE001 - Redis down: upstream forgets it anyway
-                logger.warning("Notifications: could not leave %s (%r)", group, error)
 
     async def catch_up(self) -> None:
         """After a channel layer outage: the notifications created meanwhile, the unread

@@ -124,10 +124,11 @@ class TeacherSkill(models.Model):
     level = models.CharField(max_length=12, choices=Level.choices, default=Level.INTERMEDIATE)
     blurb = models.CharField(max_length=280, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    # The teacher's ranking score (credits.selectors.teacher_score), stored per skill so
-    # a skill's teachers come best first from one index. It changes only with a rating:
-    # rating_submit rewrites it, and save() sets it whenever the row gets its teacher.
-    score = models.FloatField(default=3.5, editable=False)
+    # The teacher's ranking score, stored per skill so a skill's teachers come best first
+    # from one index. Accounts knows nothing of ratings: credits sets it when the row is
+    # created and whenever the teacher is rated (accounts.services.teacher_skill_scores_set);
+    # until then it is 0.
+    score = models.FloatField(default=0.0, editable=False)
 
     class Meta:
         ordering = ["skill__name"]
@@ -142,16 +143,6 @@ class TeacherSkill(models.Model):
 
     def __str__(self) -> str:
         return f"{self.teacher} teaches {self.skill} ({self.level})"
-
-    def save(self, *args, **kwargs):
-        update_fields = kwargs.get("update_fields")
-        if update_fields is None or "teacher" in update_fields:
-            from credits.selectors import teacher_score_of
-
-            self.score = teacher_score_of(teacher_id=self.teacher_id)
-            if update_fields is not None:
-                kwargs["update_fields"] = {*update_fields, "score"}
-        super().save(*args, **kwargs)
 
 
 class Notification(models.Model):

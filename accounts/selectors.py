@@ -8,9 +8,6 @@ from django.db.models.functions import Lower
 from accounts.models import Notification, Skill, TeacherSkill, User
 from skilllink.errors import NotFound
 
-FREE_PLAN_BOOKINGS_PER_WINDOW = 2
-FREE_PLAN_WINDOW_DAYS = 7
-
 
 def notification_payload(notification: Notification) -> dict[str, Any]:
     """The one JSON shape of a notification (REST list and socket push alike)."""

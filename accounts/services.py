@@ -8,7 +8,9 @@ from django.contrib.auth import password_validation
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -18,6 +20,7 @@ from accounts.selectors import (
     notification_payload,
     notification_unread_count,
 )
+from accounts.signals import teacher_skill_removed
 from skilllink.errors import Forbidden, NotFound, RateLimited, ValidationFailed
 from skilllink.ratelimit import counter_add, counter_get, counter_reset, parse_rate, wait_text
 from skilllink.realtime import send_all_on_commit, send_on_commit, user_group
@@ -92,6 +95,15 @@ def user_register(
             fields={"username": ["That username or email address is taken."]},
         ) from None
     return user
+
+
+def user_lock(*, user: User) -> None:
+    """Lock ``user``'s row until the transaction ends: their bookings, slots and credits
+    are written one request at a time, so checks made under the lock cannot race. Call
+    inside a transaction. On SQLite it does nothing: transactions there begin IMMEDIATE
+    (settings), so writers already run one at a time."""
+    if connection.features.has_select_for_update:
+        User.objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
 
 
 def _summary(errors: dict[str, list[str]]) -> str:
@@ -245,23 +257,41 @@ def teacher_skill_add(
     return teacher_skill
 
 
-def teacher_skill_remove(*, teacher: User, slug: str, now: datetime | None = None) -> int:
+def teacher_skill_remove(*, teacher: User, slug: str) -> int:
     """Stop teaching the skill ``slug``: ``Forbidden`` for non-teachers, ``NotFound`` if not theirs.
 
-    The teacher's future open slots offered for that skill would otherwise stay on
-    offer for a skill they no longer teach; they become "any of my skills" slots.
-    Booked and past slots keep their skill (the sessions happened or will happen as
-    agreed). Returns how many open slots were changed.
+    Sends ``teacher_skill_removed`` in the same transaction, so apps that offer the skill
+    (scheduling: open slots for it become "any of my skills" slots) follow. Returns what
+    the receivers report changed (open slots moved).
     """
-    from scheduling.selectors import slots_open  # scheduling builds on accounts
-
     if not teacher.is_teacher:
         raise Forbidden("Only teachers can remove teaching skills.")
     with transaction.atomic():
-        deleted, _ = TeacherSkill.objects.filter(teacher=teacher, skill__slug=slug).delete()
-        if not deleted:
+        removed = TeacherSkill.objects.filter(teacher=teacher, skill__slug=slug).select_related(
+            "skill"
+        )
+        skill = removed.first()
+        if skill is None:
             raise NotFound("You do not teach that skill.")
-        return slots_open(now).filter(teacher=teacher, skill__slug=slug).update(skill=None)
+        removed.delete()
+        answers = teacher_skill_removed.send(
+            sender=TeacherSkill, teacher=teacher, skill=skill.skill
+        )
+    return sum(answer for _, answer in answers if isinstance(answer, int))
+
+
+def teacher_skill_scores_set(
+    *, score, teacher_id: int | None = None, default: float | None = None
+) -> int:
+    """Store the ranking score (computed by ``credits``) on a teacher's ``TeacherSkill`` rows,
+    or with no ``teacher_id`` on every row, ``score`` then being a per-row expression and
+    ``default`` the value where it is NULL. Returns the rows updated."""
+    rows = TeacherSkill.objects.all()
+    if teacher_id is not None:
+        rows = rows.filter(teacher_id=teacher_id)
+    if default is not None:
+        score = Coalesce(score, Value(default))
+    return rows.update(score=score)
 
 
 # --- Login limits ---------------------------------------------------------------------

@@ -6,7 +6,6 @@ from accounts import views
 app_name = "accounts"
 
 urlpatterns = [
-    path("dashboard/", views.dashboard, name="dashboard"),
     path("accounts/register/", views.register, name="register"),
     path("accounts/login/", views.SkillLinkLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -1,4 +1,4 @@
-"""Pages for accounts: landing, registration, login, dashboard, profile, skills, notifications."""
+"""Pages for accounts: landing, registration, login, profile, skills, notifications."""
 
 from django.contrib import messages
 from django.contrib.auth import login
@@ -11,21 +11,19 @@ from django.views.decorators.http import require_http_methods
 from accounts import selectors, services
 from accounts.forms import ProfileForm, RateLimitedLoginForm, RegistrationForm, TeacherSkillForm
 from accounts.models import TeacherSkill
-from scheduling.selectors import plan_summary
-from scheduling.views.sessions import MatchForm, dashboard_sessions_context
 from skilllink.errors import AppError
 
 
 def home(request):
     if request.user.is_authenticated:
-        return redirect("accounts:dashboard")
+        return redirect("dashboard")
     return render(request, "accounts/home.html")
 
 
 @require_http_methods(["GET", "POST"])
 def register(request):
     if request.user.is_authenticated:
-        return redirect("accounts:dashboard")
+        return redirect("dashboard")
     form = RegistrationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -42,7 +40,7 @@ def register(request):
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(request, f"Welcome to SkillLink, {user.username}!")
-            return redirect("accounts:dashboard")
+            return redirect("dashboard")
     return render(request, "accounts/register.html", {"form": form})
 
 
@@ -50,19 +48,6 @@ class SkillLinkLoginView(LoginView):
     template_name = "accounts/login.html"
     authentication_form = RateLimitedLoginForm
     redirect_authenticated_user = True
-
-
-@login_required
-def dashboard(request):
-    user = request.user
-    context = {
-        "plan": plan_summary(user=user),
-        "recent_notifications": selectors.notification_list(user=user, limit=5),
-        "teacher_skills": selectors.teacher_skill_list(teacher=user) if user.is_teacher else [],
-        "match_form": MatchForm() if user.is_learner else None,
-        **dashboard_sessions_context(user),
-    }
-    return render(request, "accounts/dashboard.html", context)
 
 
 @login_required

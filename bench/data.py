@@ -184,6 +184,7 @@ def load(scale: Scale, *, seed: int = 42) -> Dataset:
     from accounts.models import Skill, TeacherSkill, User
     from accounts.services import skill_slug
     from credits.models import TeacherRating
+    from credits.selectors import teacher_score
     from credits.services import teacher_skill_scores_store
     from scheduling.models import AvailabilitySlot, Booking
 
@@ -234,10 +235,17 @@ def load(scale: Scale, *, seed: int = 42) -> Dataset:
                     count = min(int(rng.expovariate(1 / 25)) + 1, 400)
                     average = rng.uniform(2.5, 5.0)
                     total = min(round(count * average), 5 * count)
-                    ratings.append(TeacherRating(teacher=teacher, count=count, total=total))
+                    ratings.append(
+                        TeacherRating(
+                            teacher=teacher,
+                            count=count,
+                            total=total,
+                            score=teacher_score(count=count, total=total),
+                        )
+                    )
             _bulk(TeacherRating, ratings)
-            # bulk_create bypasses TeacherSkill.save(): store the ranking scores as
-            # rating_submit would have.
+            # bulk_create bypasses the services: store the ranking scores as
+            # booking_rate would have.
             teacher_skill_scores_store()
 
             # Slots: the 60 days are cut into one bucket per slot; each slot lies

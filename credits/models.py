@@ -32,8 +32,9 @@ class Rating(models.Model):
 
 
 class TeacherRating(models.Model):
-    """Running totals per teacher, kept in step with ``Rating`` by ``credits.services``,
-    so ranking thousands of teachers is one indexed join, not an aggregate per request."""
+    """Running totals per teacher and the ranking score they give, kept in step with
+    ``Rating`` by ``credits.services``, so ranking thousands of teachers is one indexed
+    join, not an aggregate per request. A teacher without a row has the prior score."""
 
     teacher = models.OneToOneField(
         settings.AUTH_USER_MODEL,
@@ -43,6 +44,8 @@ class TeacherRating(models.Model):
     )
     count = models.PositiveIntegerField(default=0)
     total = models.PositiveIntegerField(default=0)
+    # credits.selectors.teacher_score of the totals: written with them, never computed in SQL.
+    score = models.FloatField()
 
     def __str__(self) -> str:
         return f"{self.teacher}: {self.count} ratings"

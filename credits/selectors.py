@@ -1,7 +1,12 @@
-"""Reads for credits: rating summaries and the ranking score."""
+"""Reads for credits: ratings and the ranking score.
 
-from django.db.models import ExpressionWrapper, F, FloatField, Value
-from django.db.models.functions import Cast, Coalesce
+The ranking score has one definition, ``teacher_score``; it is stored with each teacher's
+totals (``TeacherRating.score``) and copied to their ``TeacherSkill`` rows, so queries read
+it and never restate it.
+"""
+
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
 
 from credits.models import Rating, TeacherRating
 
@@ -13,36 +18,40 @@ PRIOR_WEIGHT = 5
 PRIOR_MEAN = 3.5
 
 
-def teacher_score_expression(*, prefix: str = "", summary: str = "rating_summary__"):
-    """SQL for a teacher's score on a ``User`` queryset (or through ``prefix``, e.g. ``teacher__``;
-    on a ``TeacherRating`` queryset: ``summary=""``)."""
-    total = Cast(Coalesce(F(f"{prefix}{summary}total"), 0), FloatField())
-    count = Cast(Coalesce(F(f"{prefix}{summary}count"), 0), FloatField())
-    return ExpressionWrapper(
-        (Value(PRIOR_WEIGHT * PRIOR_MEAN) + total) / (Value(float(PRIOR_WEIGHT)) + count),
-        output_field=FloatField(),
-    )
-
-
 def teacher_score(*, count: int, total: int) -> float:
-    """The ranking score of a teacher with ``count`` ratings adding up to ``total`` stars
-    (the same float as ``teacher_score_expression`` computes in SQL)."""
+    """The ranking score of a teacher with ``count`` ratings adding up to ``total`` stars."""
     return (PRIOR_WEIGHT * PRIOR_MEAN + total) / (PRIOR_WEIGHT + count)
 
 
+NEW_TEACHER_SCORE = teacher_score(count=0, total=0)
+
+
+def teacher_score_field(*, prefix: str = ""):
+    """A teacher's stored score on a ``User`` queryset (or through ``prefix``, e.g.
+    ``teacher__``); a teacher never rated has ``NEW_TEACHER_SCORE``."""
+    return Coalesce(F(f"{prefix}rating_summary__score"), Value(NEW_TEACHER_SCORE))
+
+
 def teacher_score_of(*, teacher_id: int) -> float:
-    """``teacher_score`` from the teacher's running totals (the prior without ratings)."""
-    row = TeacherRating.objects.filter(teacher_id=teacher_id).values_list("count", "total").first()
-    count, total = row or (0, 0)
-    return teacher_score(count=count, total=total)
+    """The teacher's stored score (``NEW_TEACHER_SCORE`` without ratings)."""
+    score = TeacherRating.objects.filter(teacher_id=teacher_id).values_list("score", flat=True)
+    return score.first() or NEW_TEACHER_SCORE
 
 
 def rating_summary(*, count: int, total: int) -> dict:
     return {
         "average": round(total / count, 2) if count else None,
         "count": count,
-        "score": round((PRIOR_WEIGHT * PRIOR_MEAN + total) / (PRIOR_WEIGHT + count), 3),
+        "score": round(teacher_score(count=count, total=total), 3),
     }
+
+
+def rating_exists(*, booking_id: int) -> bool:
+    return Rating.objects.filter(booking_id=booking_id).exists()
+
+
+def rating_for_booking(*, booking_id: int) -> Rating | None:
+    return Rating.objects.filter(booking_id=booking_id).first()
 
 
 def ratings_for_teacher(*, teacher_id: int, limit: int = 20):

@@ -56,12 +56,6 @@ class ChatWriter:
         self._ensure_running().put_nowait(((booking_id, sender_id, text, sent_at), future))
         return future
 
-    async def save(self, *, booking_id: int, sender_id: int, text: str, sent_at: datetime) -> int:
-        """Queue one message and wait until it is committed; return its id."""
-        return await self.submit(
-            booking_id=booking_id, sender_id=sender_id, text=text, sent_at=sent_at
-        )
-
     def close_now(self) -> None:
         """Close the writer's own database connection at once (no await: usable when its
         event loop is gone, as between tests). The next batch opens a new one."""

@@ -23,17 +23,13 @@ from assistant import selectors as assistant_selectors
 from assistant.services import room as assistant_room
 from meetings import selectors, services
 from meetings.chat_writer import chat_writer
-from scheduling.transitions import booking_complete, room_window
+from scheduling.rules import room_access
+from scheduling.transitions import booking_complete
 from skilllink.errors import AppError
-from skilllink.realtime import group_send, meeting_group
+from skilllink.realtime import group_send, meeting_group, meeting_inbox_group
 from skilllink.sockets import CLOSE_TRY_AGAIN, JsonSocketConsumer
 
 logger = logging.getLogger(__name__)
-
-
-def meeting_inbox_group(booking_id: int, user_id: int) -> str:
-    """One participant's sockets in one room: what only they should receive."""
-    return f"meeting.{booking_id}.to.{user_id}"
 
 
 CLOSE_ROOM_ENDED = 4000
@@ -73,17 +69,13 @@ class RoomConsumer(JsonSocketConsumer):
         self.other_id = (
             booking.teacher_id if booking.learner_id == self.user.pk else booking.learner_id
         )
-        try:
-            await self.channel_layer.group_add(self.group, self.channel_name)
-            await self.channel_layer.group_add(self.inbox, self.channel_name)
-        except Exception as error:  # noqa: BLE001 - the layer (Redis) is unreachable
-            logger.warning("Room %s: channel layer unavailable (%r)", self.booking_id, error)
+        if not await self.groups_join(self.group, self.inbox):
             await database_sync_to_async(services.room_leave)(visit_id=self.visit.pk)
             self.visit = None
             await self.refuse(CLOSE_TRY_AGAIN)
             return
         await self.accept()
-        _, closes = room_window(booking)
+        closes = room_access(booking=booking, now=timezone.now()).closes
         self.closes_at = closes
         self.close_task = asyncio.get_running_loop().call_later(
             max(0.0, (closes - timezone.now()).total_seconds()),
@@ -129,11 +121,7 @@ class RoomConsumer(JsonSocketConsumer):
         if self.visit is None:
             return
         await database_sync_to_async(services.room_leave)(visit_id=self.visit.pk)
-        for group in (self.group, self.inbox):
-            try:
-                await self.channel_layer.group_discard(group, self.channel_name)
-            except Exception as error:  # noqa: BLE001 - Redis down: upstream forgets it anyway
-                logger.warning("Room %s: could not leave %s (%r)", self.booking_id, group, error)
+        await self.groups_leave()
         await self._broadcast_presence()
 
     async def _broadcast_presence(self):
@@ -176,8 +164,8 @@ class RoomConsumer(JsonSocketConsumer):
         text = services.chat_clean_text(content.get("text"))
         now = timezone.now()
         if now > self.closes_at:
-            raise services.RoomClosed("The session's time is over.")
-        services.chat_rate_hit(user_id=self.user.pk, shared=False)
+            raise AppError("The session's time is over.", code="room_closed", status=403)
+        services.chat_rate_hit(user_id=self.user.pk)
         saved = chat_writer.submit(
             booking_id=self.booking_id, sender_id=self.user.pk, text=text, sent_at=now
         )

@@ -10,12 +10,9 @@ from django.utils import timezone
 
 from accounts.models import User
 from meetings.models import ChatMessage, RoomVisit
-from meetings.selectors import chat_message_payload
 from scheduling.models import Booking
-from scheduling.transitions import booking_get_for_user, booking_join, room_window
-from skilllink.errors import AppError
-from skilllink.ratelimit import parse_rate, rate_limit_hit, rate_limit_hit_local
-from skilllink.realtime import meeting_group, send_on_commit
+from scheduling.transitions import booking_join
+from skilllink.ratelimit import parse_rate, rate_limit_hit_local
 from skilllink.text import text_clean
 
 if TYPE_CHECKING:
@@ -23,20 +20,6 @@ if TYPE_CHECKING:
 
 CHAT_MAX_LENGTH = 2000
 CHAT_TABLE = ChatMessage._meta.db_table
-ROOM_STATUSES = (Booking.Status.SCHEDULED, Booking.Status.IN_PROGRESS)
-
-
-class RoomClosed(AppError):
-    code = "room_closed"
-    status = 403
-
-
-def room_check_open(*, booking: Booking, now: datetime | None = None) -> None:
-    """Raise ``RoomClosed`` unless the booking's room is open now."""
-    now = now or timezone.now()
-    opens, closes = room_window(booking)
-    if booking.status not in ROOM_STATUSES or not opens <= now <= closes:
-        raise RoomClosed("The room is open from 10 minutes before the session until shortly after.")
 
 
 def room_enter(
@@ -44,7 +27,8 @@ def room_enter(
 ) -> tuple[Booking, RoomVisit]:
     """A participant enters: the ``join`` move (first join starts the session) and a visit row.
 
-    ``NotFound`` for strangers, ``RoomClosed`` outside the window or state.
+    ``NotFound`` for strangers, 403 ``room_closed`` outside the window or state
+    (``scheduling.rules.room_access``).
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -67,15 +51,14 @@ def chat_clean_text(text: object) -> str:
     )
 
 
-def chat_rate_hit(*, user_id: int, shared: bool) -> None:
+def chat_rate_hit(*, user_id: int) -> None:
     """Count one chat message against ``CHAT_RATE_LIMIT``; ``RateLimited`` past it.
 
-    ``shared``: in the cache every process sees (the API); otherwise in this
-    process's memory (room sockets: no I/O per message, see docs/architecture.md).
+    Counted in this process's memory: the room socket is the only way to chat, and a
+    shared counter would cost a Redis round trip per message (docs/architecture.md).
     """
     limit, window = parse_rate(settings.CHAT_RATE_LIMIT)
-    hit = rate_limit_hit if shared else rate_limit_hit_local
-    hit(
+    rate_limit_hit_local(
         scope=f"chat:{user_id}",
         limit=limit,
         window=window,
@@ -83,7 +66,7 @@ def chat_rate_hit(*, user_id: int, shared: bool) -> None:
     )
 
 
-@functools.cache  # batch sizes are bounded (chat_writer.MAX_BATCH)
+@functools.cache  # batch sizes are bounded by CHAT_INSERT_VALUES_MAX
 def _chat_insert_sql(rows: int) -> str:
     """One multi-row ``INSERT … RETURNING id`` of ``rows`` chat messages (``%s`` values:
     booking id, sender id, text, sent at, row after row)."""
@@ -95,31 +78,23 @@ def _chat_insert_sql(rows: int) -> str:
 
 
 def chat_save_batch(items: list[tuple[int, int, str, datetime]]) -> list[int]:
-    """Save ``(booking_id, sender_id, text, sent_at)`` rows in one statement; their ids, in order.
+    """Save ``(booking_id, sender_id, text, sent_at)`` rows in one INSERT; their ids, in order.
 
-    Precondition: the caller has checked access and text (the room socket does so
-    at entry and per frame). Used by :class:`meetings.chat_writer.ChatWriter`.
-
-    One multi-row ``INSERT … RETURNING`` (PostgreSQL, SQLite 3.35+), not
-    ``bulk_create``: this runs for every chat batch of a busy server, and building
-    model instances and the ORM's SQL cost more than the insert itself. The ids
-    come back in VALUES order, as ``bulk_create`` also relies on.
+    Precondition: the caller has checked access and text (the room socket does so at
+    entry and per frame). Used by :class:`meetings.chat_writer.ChatWriter` on SQLite (and
+    any database but PostgreSQL, which has its own path below).
     """
-    if not items:
-        return []
-    adapt = connection.ops.adapt_datetimefield_value
-    params = [
-        value
+    messages = ChatMessage.objects.bulk_create(
+        ChatMessage(booking_id=booking_id, sender_id=sender_id, text=text, sent_at=sent_at)
         for booking_id, sender_id, text, sent_at in items
-        for value in (booking_id, sender_id, text, adapt(sent_at))
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(_chat_insert_sql(len(items)), params)
-        return [row[0] for row in cursor.fetchall()]
+    )
+    return [message.pk for message in messages]
 
 
-# The same insert for PostgreSQL from the event loop (``chat_save_batch_async``), as
-# prepared statements: the server plans each text once per connection. Small batches
+# PostgreSQL: the same insert from the event loop (``chat_save_batch_async``), written by
+# hand because the ORM cannot run there without a thread hop, which at one or two
+# messages a batch cost more than the insert (200-room chat p99 17-20 ms with the hop,
+# 8-10 ms without, bench/results-chat.md). As prepared statements: the server plans each text once per connection. Small batches
 # (most of them: a message or two) bind plain values, which psycopg dumps in C; larger
 # ones bind four arrays to one statement (``WITH ORDINALITY`` keeps the batch order).
 CHAT_INSERT_VALUES_MAX = 8
@@ -154,22 +129,3 @@ async def chat_save_batch_async(
         sql, params = CHAT_INSERT_PG_ARRAYS, [list(column) for column in zip(*items, strict=True)]
     cursor = await conn.execute(sql, params, prepare=True)
     return [row[0] for row in await cursor.fetchall()]
-
-
-def chat_post(
-    *, user: User, booking_id: int, text: str, now: datetime | None = None
-) -> ChatMessage:
-    """Save a message, then (after commit) broadcast it to the room. Rate-limited per user."""
-    now = now or timezone.now()
-    text = chat_clean_text(text)
-    chat_rate_hit(user_id=user.pk, shared=True)
-    booking = booking_get_for_user(user=user, booking_id=booking_id)
-    room_check_open(booking=booking, now=now)
-    with transaction.atomic():
-        message = ChatMessage.objects.create(booking=booking, sender=user, text=text, sent_at=now)
-        message.sender = user
-        send_on_commit(
-            meeting_group(booking.pk),
-            {"type": "chat.message", "message": chat_message_payload(message)},
-        )
-    return message

@@ -7,8 +7,8 @@ from django.shortcuts import render
 from django.urls import path
 from django.utils import timezone
 
-from meetings.services import ROOM_STATUSES
-from scheduling.transitions import booking_get_for_user, room_window
+from scheduling.rules import room_access
+from scheduling.transitions import booking_get_for_user
 from skilllink.errors import NotFound
 
 
@@ -18,25 +18,24 @@ def room(request, booking_id: int):
         booking = booking_get_for_user(user=request.user, booking_id=booking_id)
     except NotFound:
         raise Http404("No such session.") from None
-    now = timezone.now()
-    opens, closes = room_window(booking)
+    access = room_access(booking=booking, now=timezone.now())
     is_teacher = booking.teacher_id == request.user.pk
     context = {
         "booking": booking,
         "other": booking.learner if is_teacher else booking.teacher,
-        "opens": opens,
-        "closes": closes,
+        "opens": access.opens,
+        "closes": access.closes,
     }
-    if booking.status not in ROOM_STATUSES or now > closes:
-        return render(request, "meetings/room_closed.html", context)
-    if now < opens:
+    if access.not_yet:
         return render(request, "meetings/room_waiting.html", context)
+    if not access.open:
+        return render(request, "meetings/room_closed.html", context)
     context["room_config"] = {
         "bookingId": booking.pk,
         "userId": request.user.pk,
         "peerName": context["other"].username,
         "iceServers": settings.SKILLLINK_ICE_SERVERS,
-        "closesAt": closes.isoformat(),
+        "closesAt": access.closes.isoformat(),
         "end": booking.end.isoformat(),
         "sessionUrl": f"/sessions/{booking.pk}/",
     }

@@ -20,6 +20,7 @@ from credits.selectors import rating_summary
 from scheduling import selectors, transitions
 from scheduling.models import Booking
 from scheduling.payloads import booking_payload, slot_payload
+from scheduling.quota import plan_summary
 from scheduling.services import bookings as booking_services
 from scheduling.services import matching, slots
 from skilllink.api_input import IdField, MomentField, PageField
@@ -520,7 +521,7 @@ class PlanSerializer(serializers.Serializer):
 class SubscriptionApi(UserZoneMixin, APIView):
     @extend_schema(responses={200: PlanSerializer}, summary="My plan and free-plan usage")
     def get(self, request):
-        return Response(PlanSerializer(selectors.plan_summary(user=request.user)).data)
+        return Response(PlanSerializer(plan_summary(user=request.user)).data)
 
 
 class SubscriptionUpgradeApi(UserZoneMixin, APIView):
@@ -531,4 +532,43 @@ class SubscriptionUpgradeApi(UserZoneMixin, APIView):
     )
     def post(self, request):
         user = subscription_upgrade(user=request.user)
-        return Response(PlanSerializer(selectors.plan_summary(user=user)).data)
+        return Response(PlanSerializer(plan_summary(user=user)).data)
+
+
+# --- Rating ----------------------------------------------------------------------------
+
+
+class RatingApi(APIView):
+    class RatingInputSerializer(serializers.Serializer):
+        stars = serializers.IntegerField(min_value=1, max_value=5)
+        feedback = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+    class RatingOutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        booking = serializers.IntegerField(source="booking_id")
+        teacher = serializers.IntegerField(source="teacher_id")
+        stars = serializers.IntegerField()
+        feedback = serializers.CharField()
+        created_at = serializers.DateTimeField()
+
+    @extend_schema(
+        request=RatingInputSerializer,
+        responses={
+            201: RatingOutputSerializer,
+            400: ErrorSerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+        },
+        summary="Rate a completed session (its learner, once)",
+    )
+    def post(self, request, booking_id: int):
+        data = self.RatingInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        rating = transitions.booking_rate(
+            booking_id=booking_id,
+            learner=request.user,
+            stars=data.validated_data["stars"],
+            feedback=data.validated_data.get("feedback", ""),
+        )
+        return Response(self.RatingOutputSerializer(rating).data, status=status.HTTP_201_CREATED)

@@ -24,6 +24,7 @@ urlpatterns = [
         api.SubscriptionUpgradeApi.as_view(),
         name="api-subscription-upgrade",
     ),
+    path("bookings/<id:booking_id>/rating/", api.RatingApi.as_view(), name="api-booking-rating"),
     path("match/", api.MatchApi.as_view(), name="api-match"),
     path("match/<id:request_id>/", api.MatchDetailApi.as_view(), name="api-match-detail"),
 ]

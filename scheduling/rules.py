@@ -1,18 +1,226 @@
 """Scheduling rules that several reads and writes must agree on, each defined once.
 
-Pages, API endpoints, matchmaking, discovery and consumers ask these functions; none
-of them restates a rule.
+Pages, API endpoints, the state machine, the sweep, matchmaking, discovery and the room
+consumer ask these functions; none of them restates a rule:
+
+- ``room_access``: when a booking's room is open, and why not;
+- ``booking_action_refusal`` / ``booking_actions``: what a participant may do now;
+- ``DUE_MOVES`` / ``due_move`` / ``due_q``: the automatic moves and when they are due;
+- ``slot_fits_skill`` / ``slot_fits_skill_q``: which slots serve a skill;
+- ``overlapping_q``: sessions that overlap a time range;
+- ``bookable_teachers`` (and its forms): who may be booked;
+- ``horizon_check``: how far ahead anything may be offered or asked for.
 """
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from accounts.models import User
-from skilllink.errors import AppError
+from accounts.models import Skill, TeacherSkill, User
+from scheduling.models import SLOT_MAX_LENGTH, AvailabilitySlot, Booking
+from skilllink.errors import AppError, Conflict, Forbidden
+
+S = Booking.Status
+
+
+# --- The room ---------------------------------------------------------------------------
+# A booking's room opens ROOM_OPENS_MINUTES before the start, for scheduled and running
+# sessions, and closes ROOM_GRACE_MINUTES after the end.
+
+
+def room_opens_before() -> timedelta:
+    return timedelta(minutes=settings.ROOM_OPENS_MINUTES)
+
+
+def room_grace_after() -> timedelta:
+    return timedelta(minutes=settings.ROOM_GRACE_MINUTES)
+
+
+ROOM_STATUSES = (S.SCHEDULED, S.IN_PROGRESS)
+
+
+@dataclass(frozen=True)
+class RoomAccess:
+    opens: datetime
+    closes: datetime
+    # None when the room is open now; else why not, in a sentence for people.
+    refusal: str | None
+
+    @property
+    def open(self) -> bool:
+        return self.refusal is None
+
+    @property
+    def not_yet(self) -> bool:
+        """Closed only because it is too early (a waiting room makes sense)."""
+        return self.refusal is not None and self.refusal == _NOT_YET
+
+
+_NOT_YET = "not yet"
+
+
+def room_access(*, booking: Booking, now: datetime) -> RoomAccess:
+    """Whether ``booking``'s room is open at ``now`` (for its participants), and if not, why."""
+    opens, closes = booking.start - room_opens_before(), booking.end + room_grace_after()
+    if booking.status not in ROOM_STATUSES:
+        refusal = f"The room is only open for accepted sessions (this one is {booking.get_status_display().lower()})."
+    elif now < opens:
+        refusal = _NOT_YET
+    elif now > closes:
+        refusal = "The session's time is over."
+    else:
+        refusal = None
+    return RoomAccess(opens=opens, closes=closes, refusal=refusal)
+
+
+def room_closed_error(access: RoomAccess) -> AppError:
+    detail = access.refusal
+    if access.not_yet:
+        detail = f"The room opens {settings.ROOM_OPENS_MINUTES} minutes before the session starts."
+    return AppError(detail, code="room_closed", status=403)
+
+
+# --- What a participant may do ----------------------------------------------------------
+
+ACTIONS = ("accept", "decline", "cancel", "join", "complete", "rate")
+
+
+def booking_action_refusal(
+    *, action: str, booking: Booking, user: User, now: datetime, rated: bool = False
+) -> AppError | None:
+    """Why ``user`` (a participant) may not ``action`` ``booking`` at ``now``, or None.
+
+    The state machine refuses with exactly this error, and pages and payloads show the
+    actions for which it is None (``booking_actions``). ``rated``: the learner's rating exists.
+    """
+    is_teacher = user.pk == booking.teacher_id
+    status = booking.status
+    label = booking.get_status_display().lower()
+    if action in ("accept", "decline"):
+        if not is_teacher:
+            return Forbidden(f"Only the teacher can {action} a request.")
+        if status != S.REQUESTED:
+            return Conflict(f"A {label} session cannot be {action}d.", code="invalid_transition")
+        return None
+    if action == "cancel":
+        if status not in (S.REQUESTED, S.SCHEDULED):
+            return Conflict(f"A {label} session cannot be cancelled.", code="invalid_transition")
+        if now >= booking.start:
+            return Conflict(
+                "The session has started; it can no longer be cancelled.",
+                code="invalid_transition",
+            )
+        return None
+    if action == "join":
+        access = room_access(booking=booking, now=now)
+        return None if access.open else room_closed_error(access)
+    if action == "complete":
+        if status != S.IN_PROGRESS:
+            return Conflict(f"A {label} session cannot be completed.", code="invalid_transition")
+        if now < booking.start:
+            # The room opens early, but a session cannot end before it began: that would
+            # be a zero-minute "completed" session, settled and open to rating.
+            return Conflict(
+                f"The session starts at {user.local_label(booking.start)}; "
+                "it can be ended from then on.",
+                code="session_not_started",
+            )
+        return None
+    if action == "rate":
+        if is_teacher:
+            return Forbidden("Only the learner rates a session.")
+        if status != S.COMPLETED:
+            return Conflict("Only completed sessions can be rated.", code="invalid_transition")
+        if rated:
+            return Conflict("You have already rated this session.", code="already_rated")
+        return None
+    raise ValueError(f"unknown action {action!r}")
+
+
+def booking_actions(
+    *, booking: Booking, user: User, now: datetime, rated: bool = False
+) -> frozenset[str]:
+    """The actions ``user`` may take on ``booking`` now (see ``booking_action_refusal``)."""
+    return frozenset(
+        action
+        for action in ACTIONS
+        if booking_action_refusal(action=action, booking=booking, user=user, now=now, rated=rated)
+        is None
+    )
+
+
+# --- Automatic moves ----------------------------------------------------------------------
+# Each is due once its booking has sat in ``status`` until ``field`` + ``after``: one
+# table read by the lazy path (``due_move``) and by the sweep's queries (``due_q``).
+
+
+@dataclass(frozen=True)
+class DueMove:
+    action: str
+    status: str
+    field: str
+    after: timedelta = timedelta(0)
+
+
+def due_moves() -> tuple[DueMove, ...]:
+    return (
+        DueMove("expire", S.REQUESTED, "start"),  # never answered
+        DueMove("no_show", S.SCHEDULED, "end"),  # nobody came
+        DueMove("auto_complete", S.IN_PROGRESS, "end", room_grace_after()),  # nobody ended it
+    )
+
+
+def due_move(*, booking: Booking, now: datetime) -> str | None:
+    """The automatic move due for ``booking`` at ``now``, if any."""
+    for move in due_moves():
+        if booking.status == move.status and now >= getattr(booking, move.field) + move.after:
+            return move.action
+    return None
+
+
+def due_q(move: DueMove, *, now: datetime) -> Q:
+    """The bookings for which ``move`` is due at ``now``."""
+    return Q(status=move.status, **{f"{move.field}__lte": now - move.after})
+
+
+REMINDER_BEFORE = timedelta(minutes=15)
+
+
+# --- Slots and skills ----------------------------------------------------------------------
+# A slot serves a skill when it is offered for that skill, or for "any of my skills" by a
+# teacher who teaches it.
+
+
+def slot_fits_skill(*, slot: AvailabilitySlot, skill: Skill) -> bool:
+    if slot.skill_id is not None:
+        return slot.skill_id == skill.pk
+    return TeacherSkill.objects.filter(teacher_id=slot.teacher_id, skill=skill).exists()
+
+
+def slot_fits_skill_q(skill_id: int) -> Q:
+    """``slot_fits_skill`` on an ``AvailabilitySlot`` queryset."""
+    teaches = TeacherSkill.objects.filter(teacher=OuterRef("teacher"), skill_id=skill_id)
+    return Q(skill_id=skill_id) | Q(skill__isnull=True) & Q(Exists(teaches))
+
+
+def slot_of_a_teacher_of_skill_fits_q(skill_id: int) -> Q:
+    """``slot_fits_skill_q`` for slots of teachers already known to teach the skill (their
+    cards on the skill's page): no need to ask again whether they teach it."""
+    return Q(skill_id=skill_id) | Q(skill__isnull=True)
+
+
+# --- Overlap -------------------------------------------------------------------------------
+
+
+def overlapping_q(*, start: datetime, end: datetime) -> Q:
+    """Rows (slots, bookings) whose [start, end) overlaps [start, end). No slot or session
+    is longer than SLOT_MAX_LENGTH, so the redundant lower bound lets an index range-scan."""
+    return Q(start__lt=end, end__gt=start, start__gt=start - SLOT_MAX_LENGTH)
+
 
 # --- Bookable teacher -------------------------------------------------------------------
 # Who may be booked, matched and listed: an active account that still teaches. A teacher

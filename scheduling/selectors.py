@@ -1,14 +1,10 @@
 """Reads for scheduling: open slots, teacher discovery, a user's sessions, plan usage."""
 
 import functools
-import heapq
-import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
-from django.db import connection
 from django.db.models import (
     Exists,
     F,
@@ -21,11 +17,14 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Skill, TeacherSkill, User
-from accounts.selectors import FREE_PLAN_BOOKINGS_PER_WINDOW, FREE_PLAN_WINDOW_DAYS
-from credits.selectors import teacher_score_expression
+from credits.selectors import teacher_score_field
+from scheduling import sql_reads
 from scheduling.models import SLOT_MAX_LENGTH, AvailabilitySlot, Booking, MatchRequest
-from scheduling.rules import bookable_teacher_ids_sql, bookable_teacher_q, bookable_teachers
-from skilllink.db import datetime_value, fetch
+from scheduling.rules import (
+    bookable_teacher_q,
+    bookable_teachers,
+    slot_of_a_teacher_of_skill_fits_q,
+)
 from skilllink.errors import NotFound
 
 
@@ -42,18 +41,6 @@ def slots_open(now: datetime | None = None) -> QuerySet:
     )
 
 
-def _fits_skill_q(skill_id: int, teacher_ref: str = "teacher") -> Q:
-    """Slots for this skill, or "any of my skills" slots of teachers who teach it."""
-    teaches = TeacherSkill.objects.filter(teacher=OuterRef(teacher_ref), skill_id=skill_id)
-    return Q(skill_id=skill_id) | (Q(skill__isnull=True) & Q(Exists(teaches)))
-
-
-def slot_fits_skill(*, slot: AvailabilitySlot, skill: Skill) -> bool:
-    if slot.skill_id is not None:
-        return slot.skill_id == skill.pk
-    return TeacherSkill.objects.filter(teacher_id=slot.teacher_id, skill=skill).exists()
-
-
 @dataclass(frozen=True, slots=True)
 class OpenSlot:
     """An open slot as lists show it: plain values, no ORM instance per row."""
@@ -67,14 +54,6 @@ class OpenSlot:
     @property
     def pk(self) -> int:
         return self.id
-
-
-# Up to this many teachers of a skill, their "any of my skills" slots are read teacher by
-# teacher; above it, in time order while checking who teaches it (see slots_list). The
-# planners differ: SQLite reads teacher by teacher well up to ~1,000 teachers, while
-# PostgreSQL misjudges that form past a few hundred and scans the whole range instead
-# (15-20 ms against 5 ms in time order for skills of 300-750 teachers, bench data).
-SLOTS_BY_TEACHER_MAX = {"sqlite": 1000, "postgresql": 250}
 
 
 def slots_list(
@@ -124,93 +103,21 @@ def slots_list(
             )
             for pk, teacher, begins, ends, skill_id, slug, name in rows
         ]
-    # Whether more than SLOTS_BY_TEACHER_MAX teach it, read from the index (not a full count).
-    beyond = TeacherSkill.objects.filter(skill=OuterRef("pk")).order_by().values("teacher_id")
-    most = SLOTS_BY_TEACHER_MAX.get(connection.vendor, 250)
-    limit_teachers = slice(most, most + 1)
-    skill = (
-        Skill.objects.filter(slug=skill_slug).annotate(many=Exists(beyond[limit_teachers])).first()
-    )
+    skill = Skill.objects.filter(slug=skill_slug).only("name", "slug").first()
     if skill is None:
         return []
-    # The two halves of "fits the skill", each read in index order and merged: the
-    # skill's own slots by (skill, start); "any of my skills" slots of its teachers.
-    # Hand-written SQL (the same statements the ORM wrote): assembling and compiling
-    # them took a third of this request's time.
-    adapt = connection.ops.adapt_datetimefield_value
-    statuses = list(Booking.SLOT_TAKEN_STATUSES)
-    bookable_sql, bookable_params = bookable_teacher_ids_sql()
-    where = [
-        "NOT EXISTS (SELECT 1 FROM scheduling_booking b WHERE b.slot_id = s.id"  # noqa: S608
-        f" AND b.status IN ({', '.join(['%s'] * len(statuses))}))",
-        f"s.teacher_id IN {bookable_sql}",
-    ]
-    params: list[Any] = [*statuses, *bookable_params]
-    if after is not None and after[0] > lower:
-        where += ["s.start >= %s", "NOT (s.start = %s AND s.id <= %s)"]
-        params += [adapt(after[0]), adapt(after[0]), after[1]]
-    else:
-        where.append("s.start > %s")
-        params.append(adapt(lower))
-    if start is not None:
-        where.append('s."end" > %s')
-        params.append(adapt(start))
-    if end is not None:
-        where.append("s.start < %s")
-        params.append(adapt(end))
-    if teacher_id is not None:
-        where.append("s.teacher_id = %s")
-        params.append(teacher_id)
-    own_rows = _open_slot_rows([*where, "s.skill_id = %s"], [*params, skill.pk], limit)
-    if teacher_id is not None:
-        any_where = [
-            "s.skill_id IS NULL",
-            "EXISTS (SELECT 1 FROM accounts_teacherskill t"
-            " WHERE t.skill_id = %s AND t.teacher_id = %s)",
-        ]
-        any_params = [skill.pk, teacher_id]
-    elif not skill.many:
-        # Few teachers: their slots by (teacher, start). "No skill" is written so that
-        # the (skill, start) index does not apply and tempt the planner away from that.
-        any_where = [
-            "COALESCE(s.skill_id, 0) = 0",
-            "s.teacher_id IN (SELECT t.teacher_id FROM accounts_teacherskill t WHERE t.skill_id = %s)",
-        ]
-        any_params = [skill.pk]
-    else:
-        # Many teachers: "any" slots in time order; most fit, so the limit stops it soon.
-        any_where = [
-            "s.skill_id IS NULL",
-            "EXISTS (SELECT 1 FROM accounts_teacherskill t"
-            " WHERE t.skill_id = %s AND t.teacher_id = s.teacher_id)",
-        ]
-        any_params = [skill.pk]
-    if len(own_rows) == limit:  # the page ends at the last of these at the latest
-        any_where.append("s.start <= %s")
-        any_params.append(adapt(own_rows[-1][2]))
-    any_rows = _open_slot_rows([*where, *any_where], [*params, *any_params], limit)
-    merged = heapq.merge(
-        (OpenSlot(pk, teacher, skill, begins, ends) for pk, teacher, begins, ends in own_rows),
-        (OpenSlot(pk, teacher, None, begins, ends) for pk, teacher, begins, ends in any_rows),
-        key=lambda slot: (slot.start, slot.id),
+    rows = sql_reads.open_slot_rows_for_skill(
+        skill_id=skill.pk,
+        teacher_id=teacher_id,
+        start=start,
+        end=end,
+        lower=lower,
+        after=after,
+        limit=limit,
     )
-    return list(itertools.islice(merged, limit))
-
-
-def _open_slot_rows(where: list[str], params: list[Any], limit: int) -> list[tuple]:
-    """(id, teacher_id, start, end) of the slots matching ``where`` (SQL with placeholders),
-    by start then id, at most ``limit``; times converted as the ORM converts them."""
-    sql = (
-        'SELECT s.id, s.teacher_id, s.start, s."end" FROM scheduling_availabilityslot s'  # noqa: S608
-        f" WHERE {' AND '.join(where)} ORDER BY s.start, s.id LIMIT %s"
-    )
-    # Not prepared (``fetch``): the best plan depends on the skill's number of teachers.
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, limit])
-        rows = cursor.fetchall()
     return [
-        (pk, teacher, datetime_value(begins), datetime_value(ends))
-        for pk, teacher, begins, ends in rows
+        OpenSlot(pk, teacher, skill if own_skill else None, begins, ends)
+        for pk, teacher, own_skill, begins, ends in rows
     ]
 
 
@@ -270,7 +177,7 @@ def open_slots_for_skill(
     now = now or timezone.now()
     learner_id = None if learner is None else learner.pk
     candidates = functools.partial(
-        _match_candidates,
+        sql_reads.match_candidates,
         skill_id=skill.pk,
         window=(window_start, window_end),
         learner_id=learner_id,
@@ -299,105 +206,15 @@ def open_slots_for_skill(
 def _ranked_teachers(
     *, skill_id: int, learner_id: int | None, score_at_most: float | None, limit: int
 ) -> list[tuple[int, float]]:
-    """(teacher id, stored score) of the skill's active teachers but the learner, best
+    """(teacher id, stored score) of the skill's bookable teachers but the learner, best
     first (then by id), scoring at most ``score_at_most`` if given; at most ``limit``.
-    Read from the index (skill, score desc, teacher); fixed SQL, as it runs per match."""
-    bookable_sql, bookable_params = bookable_teacher_ids_sql()
-    sql = (
-        "SELECT ts.teacher_id, ts.score FROM accounts_teacherskill ts"  # noqa: S608 (fixed text)
-        f" WHERE ts.skill_id = %s AND ts.teacher_id IN {bookable_sql} AND ts.teacher_id <> %s"
-        + (" AND ts.score <= %s" if score_at_most is not None else "")
-        + " ORDER BY ts.score DESC, ts.teacher_id LIMIT %s"
-    )
-    params: list[Any] = [skill_id, *bookable_params, learner_id or 0]
-    if score_at_most is not None:
-        params.append(score_at_most)
-    return fetch(sql, [*params, limit])
-
-
-def _match_candidates(
-    *,
-    skill_id: int,
-    teacher_ids: list[int] | None,
-    score_at_most: float | None,
-    window: tuple[datetime, datetime],
-    learner_id: int | None,
-    now: datetime,
-    limit: int,
-) -> Iterator[AvailabilitySlot]:
-    """One tier's candidates for ``open_slots_for_skill``: of ``teacher_ids``, or (None) of
-    every active teacher of the skill scoring at most ``score_at_most`` but the learner.
-
-    Hand-written SQL (portable: SQLite and PostgreSQL): built through the ORM, this one
-    statement took longer to assemble and compile in Python than to run.
-    """
-    window_start, window_end = window
-    adapt = connection.ops.adapt_datetimefield_value
-    taken = list(Booking.SLOT_TAKEN_STATUSES)
-    statuses = list(Booking.ACTIVE_STATUSES)
-    in_statuses = ", ".join(["%s"] * len(statuses))
-    params: list[Any] = [skill_id]
-    if teacher_ids is not None:
-        # "This skill or any" written so that no index on skill applies: the database
-        # then reads these few teachers' slots by (teacher, start). On PostgreSQL the
-        # ids travel as one array, so the statement's text is the same for every tier
-        # (psycopg parses a text once and caches it; an IN list of 64 placeholders,
-        # different each time, cost a millisecond of parsing per request).
-        if connection.vendor == "postgresql":
-            who = "s.teacher_id = ANY(%s) AND COALESCE(s.skill_id, %s) = %s"
-            params += [list(teacher_ids), skill_id, skill_id]
-        else:
-            who = f"s.teacher_id IN ({', '.join(['%s'] * len(teacher_ids))}) AND COALESCE(s.skill_id, %s) = %s"
-            params += [*teacher_ids, skill_id, skill_id]
-    else:
-        bookable_sql, bookable_params = bookable_teacher_ids_sql()
-        who = (
-            "(s.skill_id = %s OR s.skill_id IS NULL) AND ts.score <= %s AND s.teacher_id <> %s"
-            f" AND s.teacher_id IN {bookable_sql}"
-        )
-        params += [skill_id, score_at_most, learner_id or 0, *bookable_params]
-    # start > window_start minus the longest slot: a redundant bound for the index.
-    params += [adapt(now), adapt(window_start - SLOT_MAX_LENGTH), adapt(window_end)]
-    params += [adapt(window_start), *taken]
-    overlap = ""
+    Read from the index (skill, score desc, teacher)."""
+    rows = TeacherSkill.objects.filter(bookable_teacher_q(), skill_id=skill_id)
     if learner_id is not None:
-        # A session overlapping a candidate (which starts after window_start minus the
-        # longest slot) started after window_start minus twice that: an index bound.
-        bound = adapt(window_start - 2 * SLOT_MAX_LENGTH)
-        overlap = "".join(
-            f" AND NOT EXISTS (SELECT 1 FROM scheduling_booking o WHERE o.{role} = %s"  # noqa: S608
-            f' AND o.status IN ({in_statuses}) AND o.start < s."end" AND o.start > %s'
-            ' AND o."end" > s.start)'
-            for role in ("learner_id", "teacher_id")
-        )
-        params += [learner_id, *statuses, bound, learner_id, *statuses, bound]
-    params.append(limit)
-    # Only placeholders and fixed names are formatted in; every value travels as a param.
-    sql = (
-        'SELECT s.id, s.teacher_id, s.skill_id, s.start, s."end", s.created_at, ts.score,'  # noqa: S608
-        " t.username, t.timezone"
-        " FROM scheduling_availabilityslot s JOIN accounts_teacherskill ts"
-        " ON ts.teacher_id = s.teacher_id AND ts.skill_id = %s"
-        " JOIN accounts_user t ON t.id = s.teacher_id"
-        f' WHERE {who} AND s.start > %s AND s.start > %s AND s.start < %s AND s."end" > %s'
-        " AND NOT EXISTS (SELECT 1 FROM scheduling_booking b WHERE b.slot_id = s.id"
-        f" AND b.status IN ({', '.join(['%s'] * len(taken))})){overlap}"
-        " ORDER BY ts.score DESC, s.start, s.id LIMIT %s"
-    )
-    # Prepared on PostgreSQL (the text is constant), so it is not planned per request.
-    db = connection.alias
-    for pk, teacher_id, skill, begins, ends, created, score, username, zone in fetch(sql, params):
-        slot = AvailabilitySlot.from_db(
-            db,
-            ["id", "teacher_id", "skill_id", "start", "end", "created_at"],
-            [pk, teacher_id, skill, *map(datetime_value, (begins, ends, created))],
-        )
-        slot.score = score
-        # The teacher as booking needs it (the other fields load if anything asks).
-        slot.teacher = User.from_db(
-            db, ["id", "username", "timezone"], [teacher_id, username, zone]
-        )
-        yield slot
+        rows = rows.exclude(teacher_id=learner_id)
+    if score_at_most is not None:
+        rows = rows.filter(score__lte=score_at_most)
+    return list(rows.order_by("-score", "teacher_id").values_list("teacher_id", "score")[:limit])
 
 
 @dataclass(frozen=True, slots=True)
@@ -440,7 +257,7 @@ def _next_open_slot(now: datetime, skill_id: int | None) -> Subquery:
     """The start of the teacher's (``OuterRef("pk")``) soonest open slot fitting the skill."""
     next_slot = slots_open(now).filter(teacher=OuterRef("pk"))
     if skill_id is not None:
-        next_slot = next_slot.filter(Q(skill_id=skill_id) | Q(skill__isnull=True))
+        next_slot = next_slot.filter(slot_of_a_teacher_of_skill_fits_q(skill_id))
     return Subquery(next_slot.order_by("start").values("start")[:1])
 
 
@@ -492,7 +309,7 @@ def teachers_ranked(
         qs = TeacherSkill.objects.filter(bookable_teacher_q(), skill_id=skill_id)
         teacher, prefix = "teacher_id", "teacher__"
     else:
-        qs = bookable_teachers().annotate(score=teacher_score_expression())
+        qs = bookable_teachers().annotate(score=teacher_score_field())
         teacher, prefix = "pk", ""
     if q:
         q = q.strip()[:100]
@@ -543,6 +360,38 @@ def teacher_get(*, teacher_id: int) -> TeacherCard:
     return card
 
 
+@dataclass(frozen=True)
+class SessionsOverview:
+    """A user's sessions as "My sessions" and the dashboard group them."""
+
+    waiting: list[Booking]  # requests the user (as teacher) should answer
+    my_requests: list[Booking]  # the user's own requests, not answered yet
+    upcoming: list[Booking]  # scheduled or running
+    past: list[Booking]  # ended, newest first (the last 50)
+    pending_matches: list[MatchRequest]
+
+
+def sessions_overview(*, user: User, now: datetime | None = None) -> SessionsOverview:
+    """The user's sessions, grouped, each brought up to date first (a due automatic move,
+    such as an unanswered request expiring, is applied: ``transitions.bookings_apply_due``)."""
+    from scheduling.transitions import bookings_apply_due
+
+    now = now or timezone.now()
+    bookings = bookings_apply_due(bookings=bookings_for_user(user=user), now=now)
+    S = Booking.Status
+    return SessionsOverview(
+        waiting=[b for b in bookings if b.status == S.REQUESTED and b.teacher_id == user.pk],
+        my_requests=[b for b in bookings if b.status == S.REQUESTED and b.learner_id == user.pk],
+        upcoming=[b for b in bookings if b.status in (S.SCHEDULED, S.IN_PROGRESS)],
+        past=sorted((b for b in bookings if not b.is_active), key=lambda b: b.start, reverse=True)[
+            :50
+        ],
+        pending_matches=[
+            m for m in match_requests_for_user(user=user) if m.status == MatchRequest.Status.PENDING
+        ],
+    )
+
+
 def bookings_for_user(
     *, user: User, status: str | None = None, as_role: str | None = None
 ) -> QuerySet:
@@ -556,83 +405,6 @@ def bookings_for_user(
     if status:
         qs = qs.filter(status__in=status.split(","))
     return qs.order_by("start", "id")
-
-
-QUOTA_WINDOW = timedelta(days=FREE_PLAN_WINDOW_DAYS)
-
-
-# The bookings a free learner's quota counts: (learner id, True, window start) as params.
-QUOTA_COUNTED = (
-    "FROM scheduling_booking WHERE learner_id = %s AND counts_for_quota = %s AND created_at > %s"
-)
-
-
-def quota_usage(*, learner: User, now: datetime) -> tuple[int, datetime | None]:
-    """(bookings counted in the rolling window, when the oldest of them leaves it).
-
-    Fixed SQL: it runs on every booking and match request (index
-    booking_learner_created)."""
-    start = connection.ops.adapt_datetimefield_value(now - QUOTA_WINDOW)
-    ((used, oldest),) = fetch(
-        f"SELECT COUNT(*), MIN(created_at) {QUOTA_COUNTED}", [learner.pk, True, start]
-    )
-    oldest = datetime_value(oldest)
-    return used, (oldest + QUOTA_WINDOW if oldest else None)
-
-
-def learner_booking_state(
-    *, learner: User, start: datetime, end: datetime, now: datetime, with_quota: bool
-) -> tuple[bool, int, datetime | None]:
-    """(has an active session overlapping [start, end), quota usage as ``quota_usage``),
-    in one statement; the usage is (0, None) unless ``with_quota``.
-
-    Hand-written SQL (portable): built through the ORM, this statement took longer to
-    assemble and compile than to run, on the path of every booking request.
-    """
-    adapt = connection.ops.adapt_datetimefield_value
-    statuses = list(Booking.ACTIVE_STATUSES)
-    # Sessions last at most SLOT_MAX_LENGTH: the lower bound on start keeps each index
-    # range to the hours around [start, end) instead of the whole history.
-    around = (
-        f"status IN ({', '.join(['%s'] * len(statuses))})"
-        ' AND start < %s AND start > %s AND "end" > %s'
-    )
-    window = [*statuses, adapt(end), adapt(start - SLOT_MAX_LENGTH), adapt(start)]
-    columns = [
-        f"EXISTS (SELECT 1 FROM scheduling_booking WHERE learner_id = %s AND {around})",  # noqa: S608
-        f"EXISTS (SELECT 1 FROM scheduling_booking WHERE teacher_id = %s AND {around})",  # noqa: S608
-    ]
-    params = [learner.pk, *window, learner.pk, *window]
-    if with_quota:
-        columns += [
-            f"(SELECT COUNT(*) {QUOTA_COUNTED})",
-            f"(SELECT MIN(created_at) {QUOTA_COUNTED})",
-        ]
-        params += [learner.pk, True, adapt(now - QUOTA_WINDOW)] * 2
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {', '.join(columns)}", params)
-        row = cursor.fetchone()
-    overlapping = bool(row[0] or row[1])
-    if not with_quota:
-        return overlapping, 0, None
-    used, oldest = row[2], datetime_value(row[3])
-    return overlapping, used, (oldest + QUOTA_WINDOW if oldest else None)
-
-
-def plan_summary(*, user: User, now: datetime | None = None) -> dict[str, Any]:
-    """The plan as api.md's ``/api/subscription/`` shows it, usage included."""
-    now = now or timezone.now()
-    premium = user.is_premium(now)
-    used, frees_at = quota_usage(learner=user, now=now)
-    return {
-        "type": "premium" if premium else "free",
-        "expires_at": user.subscription_expiry if premium else None,
-        "bookings_used": used,
-        "bookings_limit": None if premium else FREE_PLAN_BOOKINGS_PER_WINDOW,
-        "window_days": FREE_PLAN_WINDOW_DAYS,
-        # When the oldest counted booking leaves the window (a place frees up).
-        "next_free_at": frees_at if not premium and used >= FREE_PLAN_BOOKINGS_PER_WINDOW else None,
-    }
 
 
 def match_requests_for_user(*, user: User) -> QuerySet:

@@ -2,7 +2,9 @@
 
 Every move runs in a transaction holding a row lock on the booking, stamps its
 time, records who made it in a ``BookingEvent`` (actor None = the system), and
-tells the people concerned after commit. Any other move raises ``Conflict``
+tells the people concerned after commit. A move a person may not make now is refused
+with the error ``scheduling.rules.booking_action_refusal`` gives (the same rule pages
+and payloads use to show the actions); any other move raises ``Conflict``
 (``invalid_transition``, 409).
 
     requested --accept--> scheduled --join--> in_progress --complete--> completed
@@ -10,19 +12,24 @@ tells the people concerned after commit. Any other move raises ``Conflict``
         |--cancel---> cancelled  scheduled --cancel--> cancelled (before the start)
         |--(start passes unanswered, auto)--> expired
     scheduled --(nobody joined by the end, auto)--> no_show
+    completed --rate (the learner, once)--> completed, with a rating
 """
 
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterable
+from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import notification_send
+from credits.models import Rating
+from credits.selectors import rating_exists
+from credits.services import rating_clean, rating_record
 from scheduling.models import Booking, BookingEvent
 from scheduling.payloads import booking_payload
-from skilllink.errors import AppError, Conflict, Forbidden, NotFound
+from scheduling.rules import booking_action_refusal, due_move, room_grace_after
+from skilllink.errors import Conflict, NotFound
 from skilllink.realtime import meeting_group, send_on_commit, user_group
 
 S = Booking.Status
@@ -38,28 +45,24 @@ ALLOWED: dict[str, tuple[frozenset[str], str]] = {
     "no_show": (frozenset({S.SCHEDULED}), S.NO_SHOW),
 }
 
-ROOM_OPENS_BEFORE = timedelta(minutes=10)
-ROOM_GRACE_AFTER = timedelta(minutes=15)
-REMINDER_BEFORE = timedelta(minutes=15)
 
-
-def room_window(booking: Booking) -> tuple[datetime, datetime]:
-    return booking.start - ROOM_OPENS_BEFORE, booking.end + ROOM_GRACE_AFTER
-
-
-def booking_get_for_user(
-    *, user: User, booking_id: int, lock: bool = False, now: datetime | None = None
-) -> Booking:
-    """The booking if ``user`` takes part in it, with any due automatic move applied.
-
-    Raises ``NotFound`` for strangers: the same answer as for a booking that does not exist.
-    """
-    booking = _fetch(booking_id, lock=lock)
+def booking_get_for_user(*, user: User, booking_id: int, now: datetime | None = None) -> Booking:
+    """The booking if ``user`` takes part in it, brought up to date: an automatic move that
+    has come due (expiry, no-show, auto-completion) is applied first, so what is shown is
+    never stale. Raises ``NotFound`` for strangers: the same answer as for a booking that
+    does not exist."""
+    booking = _fetch(booking_id, lock=False)
     if booking is None or user.pk not in (booking.learner_id, booking.teacher_id):
         raise NotFound("No such session.")
-    if not lock:
-        booking = booking_apply_due(booking=booking, now=now)
-    return booking
+    return booking_apply_due(booking=booking, now=now)
+
+
+def bookings_apply_due(
+    *, bookings: Iterable[Booking], now: datetime | None = None
+) -> list[Booking]:
+    """``bookings`` brought up to date (see ``booking_get_for_user``), in order."""
+    now = now or timezone.now()
+    return [booking_apply_due(booking=booking, now=now) for booking in bookings]
 
 
 def _fetch(booking_id: int, *, lock: bool) -> Booking | None:
@@ -116,16 +119,18 @@ def _past(action: str) -> str:
     }[action]
 
 
-def _locked_for(user: User, booking_id: int) -> Booking:
+def _locked_for(user: User, booking_id: int, now: datetime) -> Booking:
+    """The participant's booking, row-locked, with any due automatic move applied."""
     booking = _fetch(booking_id, lock=True)
     if booking is None or user.pk not in (booking.learner_id, booking.teacher_id):
         raise NotFound("No such session.")
-    return booking
+    return _apply_due_locked(booking, now)
 
 
-def _require_teacher_of(booking: Booking, user: User, verb: str) -> None:
-    if booking.teacher_id != user.pk:
-        raise Forbidden(f"Only the teacher can {verb} a request.")
+def _require(action: str, booking: Booking, user: User, now: datetime, **facts) -> None:
+    refusal = booking_action_refusal(action=action, booking=booking, user=user, now=now, **facts)
+    if refusal is not None:
+        raise refusal
 
 
 def _session_url(booking: Booking) -> str:
@@ -142,9 +147,8 @@ def _when(booking: Booking, user: User) -> str:
 @transaction.atomic
 def booking_accept(*, booking_id: int, teacher: User, now: datetime | None = None) -> Booking:
     now = now or timezone.now()
-    booking = _locked_for(teacher, booking_id)
-    booking = _apply_due_locked(booking, now)
-    _require_teacher_of(booking, teacher, "accept")
+    booking = _locked_for(teacher, booking_id, now)
+    _require("accept", booking, teacher, now)
 
     def stamp(b: Booking) -> list[str]:
         b.accepted_at = now
@@ -166,9 +170,8 @@ def booking_decline(
     *, booking_id: int, teacher: User, reason: str = "", now: datetime | None = None
 ) -> Booking:
     now = now or timezone.now()
-    booking = _locked_for(teacher, booking_id)
-    booking = _apply_due_locked(booking, now)
-    _require_teacher_of(booking, teacher, "decline")
+    booking = _locked_for(teacher, booking_id, now)
+    _require("decline", booking, teacher, now)
 
     def stamp(b: Booking) -> list[str]:
         b.declined_at, b.reason, b.counts_for_quota = now, reason[:500], False
@@ -191,12 +194,8 @@ def booking_cancel(
 ) -> Booking:
     """Either participant may cancel before the start; a teacher's cancel frees the learner's quota."""
     now = now or timezone.now()
-    booking = _locked_for(user, booking_id)
-    booking = _apply_due_locked(booking, now)
-    if booking.status in ALLOWED["cancel"][0] and now >= booking.start:
-        raise Conflict(
-            "The session has started; it can no longer be cancelled.", code="invalid_transition"
-        )
+    booking = _locked_for(user, booking_id, now)
+    _require("cancel", booking, user, now)
     by_teacher = user.pk == booking.teacher_id
 
     def stamp(b: Booking) -> list[str]:
@@ -223,16 +222,8 @@ def booking_cancel(
 def booking_join(*, booking_id: int, user: User, now: datetime | None = None) -> Booking:
     """A participant enters the room: the first join inside the window starts the session."""
     now = now or timezone.now()
-    booking = _locked_for(user, booking_id)
-    booking = _apply_due_locked(booking, now)
-    opens, closes = room_window(booking)
-    if not opens <= now <= closes or booking.status not in (S.SCHEDULED, S.IN_PROGRESS):
-        raise AppError(
-            "The room is open from 10 minutes before the session until shortly after its end, "
-            "for accepted sessions.",
-            code="room_closed",
-            status=403,
-        )
+    booking = _locked_for(user, booking_id, now)
+    _require("join", booking, user, now)
     if booking.status == S.SCHEDULED:
 
         def stamp(b: Booking) -> list[str]:
@@ -245,24 +236,42 @@ def booking_join(*, booking_id: int, user: User, now: datetime | None = None) ->
 
 @transaction.atomic
 def booking_complete(*, booking_id: int, user: User, now: datetime | None = None) -> Booking:
-    """Either participant ends the session; its duration is measured, capped at the booked length."""
+    """Either participant ends the session (from its start on); its duration is measured,
+    capped at the booked length."""
     now = now or timezone.now()
-    booking = _locked_for(user, booking_id)
-    booking = _apply_due_locked(booking, now)
-    if booking.status in ALLOWED["complete"][0] and now < booking.start:
-        # The room opens early, but a session cannot end before it began: that would
-        # be a zero-minute "completed" session, settled and open to rating.
-        raise Conflict(
-            f"The session starts at {user.local_label(booking.start)}; "
-            "it can be ended from then on.",
-            code="session_not_started",
-        )
+    booking = _locked_for(user, booking_id, now)
+    _require("complete", booking, user, now)
     _finish(booking, actor=user, now=now, action="complete")
     return booking
 
 
+@transaction.atomic
+def booking_rate(
+    *,
+    booking_id: int,
+    learner: User,
+    stars: object,
+    feedback: str = "",
+    now: datetime | None = None,
+) -> Rating:
+    """The learner rates a completed session, once; the teacher's ranking moves with it
+    (``credits.services.rating_record``, in this transaction)."""
+    now = now or timezone.now()
+    stars, feedback = rating_clean(stars=stars, feedback=feedback)
+    booking = _locked_for(learner, booking_id, now)
+    _require("rate", booking, learner, now, rated=rating_exists(booking_id=booking.pk))
+    return rating_record(
+        booking_id=booking.pk,
+        teacher=booking.teacher,
+        learner=learner,
+        stars=stars,
+        feedback=feedback,
+        url=_session_url(booking),
+    )
+
+
 def _finish(booking: Booking, *, actor: User | None, now: datetime, action: str) -> None:
-    ended = min(now, booking.end + ROOM_GRACE_AFTER)
+    ended = min(now, booking.end + room_grace_after())
 
     def stamp(b: Booking) -> list[str]:
         started = b.started_at or b.start
@@ -300,25 +309,15 @@ def booking_act(*, action: str, booking_id: int, user: User, reason: str = "") -
 def booking_apply_due(*, booking: Booking, now: datetime | None = None) -> Booking:
     """Apply the automatic move that is due for ``booking`` (if any) and return it fresh."""
     now = now or timezone.now()
-    if not _due(booking, now):
+    if due_move(booking=booking, now=now) is None:
         return booking
     with transaction.atomic():
         locked = _fetch(booking.pk, lock=True)
         return _apply_due_locked(locked, now)
 
 
-def _due(booking: Booking, now: datetime) -> str | None:
-    if booking.status == S.REQUESTED and now >= booking.start:
-        return "expire"
-    if booking.status == S.SCHEDULED and now >= booking.end:
-        return "no_show"
-    if booking.status == S.IN_PROGRESS and now >= booking.end + ROOM_GRACE_AFTER:
-        return "auto_complete"
-    return None
-
-
 def _apply_due_locked(booking: Booking, now: datetime) -> Booking:
-    action = _due(booking, now)
+    action = due_move(booking=booking, now=now)
     if action == "expire":
 
         def stamp(b: Booking) -> list[str]:

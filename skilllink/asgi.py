@@ -10,8 +10,8 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from scheduling.background import InProcessSweep  # noqa: E402
 from skilllink.routing import websocket_urlpatterns  # noqa: E402
+from skilllink.wiring.periodic import InProcessSweep  # noqa: E402
 from skilllink.ws_auth import TokenOrSessionAuthMiddleware  # noqa: E402
 
 application = InProcessSweep(

@@ -10,15 +10,15 @@ Three changes to channels-redis 4.3's ``RedisPubSubChannelLayer``, everything el
    that lock, not the CPU, set the latency. Here each ``publish`` joins an outbox and one
    flusher sends everything queued since the previous batch as one pipeline under the
    lock. Every caller still returns only once Redis has taken its message (or raises its
-   error). Upstream: django/channels_redis#312 (pub/sub throughput under load).
+   error). Upstream has no batching option (``RedisSingleShardConnection.publish``).
 2. **Bounded inboxes.** Upstream gives every local channel an unbounded
    ``asyncio.Queue``: behind a client that stops reading, everything its groups publish
    piles up in memory until the socket is dropped (60 KB signal frames left ~46 MB per
    stalled client). Here a channel's inbox holds at most ``SOCKET_INBOX_BYTES``; past
    that it drops what it holds and keeps a single ``{"type": "layer.overflow"}`` message,
    which ends that socket (``skilllink.sockets``: close 4008, the page reconnects and
-   catches up from the database). Upstream: django/channels_redis#384 (pub/sub layer has
-   no capacity).
+   catches up from the database). Upstream: django/channels_redis#384 and
+   django/channels#1361 (per-channel queues grow without bound behind slow readers).
 3. **Resumption.** When the subscriber connection comes back after Redis was
    unreachable (redis-py reconnects and re-subscribes by itself), every local channel
    gets ``{"type": "layer.resumed"}``: what was published meanwhile is lost, so each

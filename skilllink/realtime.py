@@ -22,6 +22,11 @@ def meeting_group(booking_id: int) -> str:
     return f"meeting.{booking_id}"
 
 
+def meeting_inbox_group(booking_id: int, user_id: int) -> str:
+    """One participant's sockets in one room: what only they should receive."""
+    return f"meeting.{booking_id}.to.{user_id}"
+
+
 async def group_send(group: str, event: dict[str, Any]) -> bool:
     """Send ``event`` to ``group`` from async code (consumers). False, logged, when the channel
     layer is unreachable (Redis down): the caller tells its client what was not delivered,
@@ -37,23 +42,15 @@ async def group_send(group: str, event: dict[str, Any]) -> bool:
     return True
 
 
-def send_now(group: str, event: dict[str, Any]) -> None:
-    """Send ``event`` to ``group`` from synchronous code; failures are logged, not raised.
-
-    A push is a courtesy: the data is already committed and every client catches
-    up from the database when its socket (re)connects.
-    """
-    send_all_now([(group, event)])
-
-
 def send_on_commit(group: str, event: dict[str, Any]) -> None:
     """Send ``event`` to ``group`` once the current transaction commits (never if it rolls back)."""
     send_all_on_commit([(group, event)])
 
 
 def send_all_now(messages: Sequence[tuple[str, dict[str, Any]]]) -> None:
-    """``send_now`` for several ``(group, event)`` pairs, in order, in one hop to the event
-    loop (each hop from synchronous code costs a thread switch or a new loop)."""
+    """Send ``(group, event)`` pairs from synchronous code, in order, in one hop to the event
+    loop (each hop costs a thread switch or a new loop). Failures are logged, not raised:
+    a push is a courtesy; the data is committed and clients catch up from the database."""
     layer = get_channel_layer()
     if layer is None or not messages:
         return

@@ -6,122 +6,109 @@ defaults that run on a bare laptop (SQLite, in-memory channel layer). With
 be given.
 """
 
-import json
 import os
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlparse
 
+import environ
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def _env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def _env_list(name: str, default: list[str]) -> list[str]:
-    value = os.environ.get(name)
-    if not value:
-        return default
-    return [item.strip() for item in value.split(",") if item.strip()]
+env = environ.Env()
 
 
 def database_from_url(url: str) -> dict:
-    """Turn ``sqlite:///path`` or ``postgres://user:pw@host:port/name`` into a DATABASES entry."""
-    parsed = urlparse(url)
-    if parsed.scheme == "sqlite":
-        path = unquote(parsed.path)
-        # sqlite:///relative.db -> "/relative.db" is ambiguous; four slashes mean absolute.
-        name = path if url.startswith("sqlite:////") else str(BASE_DIR / path.lstrip("/"))
-        return {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": name,
-            # A file (not :memory:) so the browser tests' server process shares it;
-            # one per test process so parallel runs in one checkout do not collide.
-            "TEST": {"NAME": str(BASE_DIR / f"test-db-{os.getpid()}.sqlite3")},
-            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
-        }
-    if parsed.scheme in {"postgres", "postgresql"}:
-        options: dict = {key: values[-1] for key, values in parse_qs(parsed.query).items()}
+    """A DATABASES entry from ``sqlite:///path`` or ``postgres://user:pw@host:port/name``
+    (django-environ parses it; SkillLink adds its per-engine options)."""
+    config = env.db_url_config(url)
+    engine = config["ENGINE"]
+    if engine == "django.db.backends.sqlite3":
+        # sqlite:///relative.db is relative to the project; four slashes mean absolute.
+        name = Path(config["NAME"])
+        config["NAME"] = str(name if name.is_absolute() else BASE_DIR / name)
+        # A file (not :memory:) so the browser tests' server process shares it;
+        # one per test process so parallel runs in one checkout do not collide.
+        config["TEST"] = {"NAME": str(BASE_DIR / f"test-db-{os.getpid()}.sqlite3")}
+        config["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+        return config
+    if engine == "django.db.backends.postgresql":
+        options = dict(config.get("OPTIONS", {}))
         # A connection pool per process (psycopg_pool): under ASGI each request's sync
         # code runs on a fresh thread, so per-thread persistent connections are never
         # reused and every request would otherwise pay for a new connection.
-        pool_size = int(os.environ.get("DATABASE_POOL_MAX_SIZE", "10"))
+        pool_size = env.int("DATABASE_POOL_MAX_SIZE", default=10)
         if pool_size > 0:
             options["pool"] = {"min_size": 1, "max_size": pool_size, "timeout": 10}
-        return {
-            "ENGINE": "django.db.backends.postgresql",
-            "NAME": unquote(parsed.path.lstrip("/")) or "skilllink",
-            "USER": unquote(parsed.username or ""),
-            "PASSWORD": unquote(parsed.password or ""),
-            "HOST": parsed.hostname or "",
-            "PORT": str(parsed.port or ""),
+        config.update(
+            NAME=config["NAME"] or "skilllink",
+            PORT=str(config["PORT"] or ""),
             # With the pool, connections return to it after each request (Django
             # requires 0 then); without it, DATABASE_CONN_MAX_AGE keeps them per thread.
-            "CONN_MAX_AGE": 0
-            if pool_size > 0
-            else int(os.environ.get("DATABASE_CONN_MAX_AGE", "0")),
+            CONN_MAX_AGE=0 if pool_size > 0 else env.int("DATABASE_CONN_MAX_AGE", default=0),
             # One test database per test process (parallel runs in one checkout).
-            "TEST": {
-                "NAME": f"test_{unquote(parsed.path.lstrip('/')) or 'skilllink'}_{os.getpid()}"
-            },
-            "OPTIONS": options,
-        }
-    raise ImproperlyConfigured(f"DATABASE_URL scheme {parsed.scheme!r} is not supported.")
+            TEST={"NAME": f"test_{config['NAME'] or 'skilllink'}_{os.getpid()}"},
+            OPTIONS=options,
+        )
+        return config
+    raise ImproperlyConfigured(f"DATABASE_URL engine {engine!r} is not supported.")
 
 
-# --- Environment -------------------------------------------------------------
-DEBUG = _env_bool("DEBUG", False)
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
-ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
-CSRF_TRUSTED_ORIGINS = _env_list("CSRF_TRUSTED_ORIGINS", [])
-DATABASE_URL = os.environ.get("DATABASE_URL", "sqlite:///db.sqlite3")
-REDIS_URL = os.environ.get("REDIS_URL", "")
+# --- Environment (every setting the deployment chooses, read here and only here; the
+# server launcher skilllink/serve.py reads its own HOST, PORT, WEB_CONCURRENCY,
+# ACCESS_LOG and FORWARDED_ALLOW_IPS) ----------------------------------------------
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env.str("SECRET_KEY", default="")
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
+)
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+DATABASE_URL = env.str("DATABASE_URL", default="sqlite:///db.sqlite3")
+REDIS_URL = env.str("REDIS_URL", default="")
 # Pub/sub publishes borrow a pooled connection each; redis-py's default cap (100)
 # fails sends at a few hundred sockets (stack-notes.md), so the cap is explicit.
-REDIS_MAX_CONNECTIONS = int(os.environ.get("REDIS_MAX_CONNECTIONS", "1000"))
+REDIS_MAX_CONNECTIONS = env.int("REDIS_MAX_CONNECTIONS", default=1000)
 # Pub/sub channels ignore the Redis db number: deployments (or test runs) sharing
 # one Redis need distinct prefixes.
-REDIS_PREFIX = os.environ.get("REDIS_PREFIX", "skilllink")
-GEMINI_API_KEY = os.environ.get("GEMINI_API_KEY", "")
-GEMINI_MODEL = os.environ.get("GEMINI_MODEL", "gemini-2.5-flash")
-GEMINI_BASE_URL = os.environ.get("GEMINI_BASE_URL", "")
-GEMINI_TIMEOUT_SECONDS = float(os.environ.get("GEMINI_TIMEOUT_SECONDS", "30"))
+REDIS_PREFIX = env.str("REDIS_PREFIX", default="skilllink")
+GEMINI_API_KEY = env.str("GEMINI_API_KEY", default="")
+GEMINI_MODEL = env.str("GEMINI_MODEL", default="gemini-2.5-flash")
+GEMINI_BASE_URL = env.str("GEMINI_BASE_URL", default="")
+GEMINI_TIMEOUT_SECONDS = env.float("GEMINI_TIMEOUT_SECONDS", default=30.0)
 # The assistant's limits: questions per user per day (their local day), free and premium;
 # prompt size; the answer's length; how many recent chat lines "include chat" quotes.
-ASSISTANT_DAILY_PROMPTS = int(os.environ.get("ASSISTANT_DAILY_PROMPTS", "20"))
-ASSISTANT_DAILY_PROMPTS_PREMIUM = int(os.environ.get("ASSISTANT_DAILY_PROMPTS_PREMIUM", "200"))
-ASSISTANT_MAX_PROMPT_CHARS = int(os.environ.get("ASSISTANT_MAX_PROMPT_CHARS", "4000"))
-ASSISTANT_MAX_OUTPUT_TOKENS = int(os.environ.get("ASSISTANT_MAX_OUTPUT_TOKENS", "2048"))
-ASSISTANT_CHAT_CONTEXT_MESSAGES = int(os.environ.get("ASSISTANT_CHAT_CONTEXT_MESSAGES", "20"))
-SKILLLINK_ICE_SERVERS = json.loads(
-    os.environ.get("SKILLLINK_ICE_SERVERS", '[{"urls": ["stun:stun.l.google.com:19302"]}]')
+ASSISTANT_DAILY_PROMPTS = env.int("ASSISTANT_DAILY_PROMPTS", default=20)
+ASSISTANT_DAILY_PROMPTS_PREMIUM = env.int("ASSISTANT_DAILY_PROMPTS_PREMIUM", default=200)
+ASSISTANT_MAX_PROMPT_CHARS = env.int("ASSISTANT_MAX_PROMPT_CHARS", default=4000)
+ASSISTANT_MAX_OUTPUT_TOKENS = env.int("ASSISTANT_MAX_OUTPUT_TOKENS", default=2048)
+ASSISTANT_CHAT_CONTEXT_MESSAGES = env.int("ASSISTANT_CHAT_CONTEXT_MESSAGES", default=20)
+SKILLLINK_ICE_SERVERS = env.json(
+    "SKILLLINK_ICE_SERVERS", default=[{"urls": ["stun:stun.l.google.com:19302"]}]
 )
-SECURE_SSL_REDIRECT = _env_bool("SECURE_SSL_REDIRECT", not DEBUG)
-TRUST_X_FORWARDED_PROTO = _env_bool("TRUST_X_FORWARDED_PROTO", False)
-SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000"))
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+TRUST_X_FORWARDED_PROTO = env.bool("TRUST_X_FORWARDED_PROTO", default=False)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 # Failed logins / seconds: per account and address; per address; per account from anywhere
 # (past which unknown addresses get one try per LOGIN_FLOOD_INTERVAL seconds).
-LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "5/1800")
-LOGIN_ADDRESS_RATE_LIMIT = os.environ.get("LOGIN_ADDRESS_RATE_LIMIT", "50/1800")
-LOGIN_ACCOUNT_FLOOD = os.environ.get("LOGIN_ACCOUNT_FLOOD", "20/1800")
-LOGIN_FLOOD_INTERVAL = int(os.environ.get("LOGIN_FLOOD_INTERVAL", "60"))
-CHAT_RATE_LIMIT = os.environ.get("CHAT_RATE_LIMIT", "20/10")  # messages / seconds per user
+LOGIN_RATE_LIMIT = env.str("LOGIN_RATE_LIMIT", default="5/1800")
+LOGIN_ADDRESS_RATE_LIMIT = env.str("LOGIN_ADDRESS_RATE_LIMIT", default="50/1800")
+LOGIN_ACCOUNT_FLOOD = env.str("LOGIN_ACCOUNT_FLOOD", default="20/1800")
+LOGIN_FLOOD_INTERVAL = env.int("LOGIN_FLOOD_INTERVAL", default=60)
+CHAT_RATE_LIMIT = env.str("CHAT_RATE_LIMIT", default="20/10")  # messages / seconds per user
 # A socket whose client reads nothing for this long is closed (skilllink/sockets.py).
-SOCKET_SEND_TIMEOUT = float(os.environ.get("SOCKET_SEND_TIMEOUT", "10"))
+SOCKET_SEND_TIMEOUT = env.float("SOCKET_SEND_TIMEOUT", default=10.0)
 # What the Redis layer holds for one socket that is not keeping up; past it the socket is
 # closed (4008) and the page reconnects and catches up (skilllink/channel_layer.py).
-SOCKET_INBOX_BYTES = int(os.environ.get("SOCKET_INBOX_BYTES", str(4 * 1024 * 1024)))
-# Without Redis, the sweep must run in the server process to reach its sockets.
-SWEEP_IN_PROCESS = _env_bool("SKILLLINK_SWEEP_IN_PROCESS", not REDIS_URL)
-SWEEP_INTERVAL_SECONDS = float(os.environ.get("SKILLLINK_SWEEP_INTERVAL", "15"))
+SOCKET_INBOX_BYTES = env.int("SOCKET_INBOX_BYTES", default=4 * 1024 * 1024)
+# Without Redis, the periodic jobs must run in the server process to reach its sockets.
+SWEEP_IN_PROCESS = env.bool("SKILLLINK_SWEEP_IN_PROCESS", default=not REDIS_URL)
+SWEEP_INTERVAL_SECONDS = env.float("SKILLLINK_SWEEP_INTERVAL", default=15.0)
+# A session's room opens this many minutes before its start and closes this many after
+# its end (then an unfinished session completes by itself).
+ROOM_OPENS_MINUTES = env.int("ROOM_OPENS_MINUTES", default=10)
+ROOM_GRACE_MINUTES = env.int("ROOM_GRACE_MINUTES", default=15)
 # How far ahead slots, weekly repeats and match windows may reach.
-BOOKING_HORIZON_DAYS = int(os.environ.get("BOOKING_HORIZON_DAYS", "365"))
+BOOKING_HORIZON_DAYS = env.int("BOOKING_HORIZON_DAYS", default=365)
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 # -----------------------------------------------------------------------------
 
 if not SECRET_KEY:
@@ -179,6 +166,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.shell",
+                "skilllink.context_processors.site_settings",
             ],
         },
     },
@@ -201,7 +189,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "accounts:login"
-LOGIN_REDIRECT_URL = "accounts:dashboard"
+LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "home"
 
 LANGUAGE_CODE = "en-us"
@@ -311,7 +299,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO").upper()},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.channels.server": {"level": "WARNING"},

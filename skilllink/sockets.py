@@ -104,6 +104,7 @@ send_watchdog = SendWatchdog()
 class JsonSocketConsumer(AsyncWebsocketConsumer):
     max_frame_bytes = 16 * 1024
     socket_gone = False  # closed by either side: nothing more can be sent
+    joined: tuple[str, ...] = ()  # groups joined with groups_join, left on disconnect
 
     async def __call__(self, scope, receive, send):
         """Channels' ``AsyncConsumer.__call__`` with a cheaper event loop.
@@ -117,6 +118,11 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
         unsubscribes). A source is not read again until its message was handled: a
         client that sends faster than it is served fills uvicorn's bounded queue, and
         uvicorn then stops reading its socket (backpressure).
+
+        Relies on Channels 4.3's consumer internals (``channel_layer_alias``, ``base_send``,
+        ``channel_receive``, ``get_handler_name``, ``StopConsumer``; upstream's loop is
+        ``channels.utils.await_many_dispatch``, see django/channels#1924);
+        ``tests/test_upstream_names.py`` fails if an upgrade changes them.
         """
         self.scope = scope
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
@@ -213,7 +219,29 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
 
     async def websocket_disconnect(self, message):
         self.socket_gone = True
+        await self.groups_leave()
         await super().websocket_disconnect(message)
+
+    async def groups_join(self, *groups: str) -> bool:
+        """Join ``groups`` (left again when the socket ends). False, logged, when the channel
+        layer is unreachable: the caller then refuses the socket (``CLOSE_TRY_AGAIN``)."""
+        try:
+            for group in groups:
+                await self.channel_layer.group_add(group, self.channel_name)
+                self.joined = (*self.joined, group)
+        except Exception as error:  # noqa: BLE001 - the layer (Redis) is unreachable
+            logger.warning("%s: channel layer unavailable (%r)", self.scope["path"], error)
+            await self.groups_leave()
+            return False
+        return True
+
+    async def groups_leave(self) -> None:
+        joined, self.joined = self.joined, ()
+        for group in joined:
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except Exception as error:  # noqa: BLE001 - Redis down: our layer forgets it anyway
+                logger.info("Could not leave %s (%r)", group, error)
 
     # --- Channel layer control messages (skilllink.channel_layer) ------------------------
 

@@ -7,6 +7,7 @@ from skilllink import views
 
 urlpatterns = [
     path("", account_views.home, name="home"),
+    path("", include("skilllink.wiring.urls")),
     path("", include("accounts.urls")),
     path("", include("meetings.urls")),
     path("", include("scheduling.urls")),

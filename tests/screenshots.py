@@ -85,7 +85,7 @@ def main() -> int:
         # Django is set up now: these import models.
         from playwright.sync_api import sync_playwright
 
-        from accounts.management.commands.seed_demo import DEMO_PASSWORD
+        from skilllink.management.commands.seed_demo import DEMO_PASSWORD
         from tests.e2e.conftest import CHROMIUM_ARGS, chromium_executable
         from tests.live_server import start_server
 

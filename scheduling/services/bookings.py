@@ -3,51 +3,35 @@
 from collections.abc import Callable
 from datetime import datetime
 
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from accounts.models import Skill, TeacherSkill, User
-from accounts.selectors import FREE_PLAN_BOOKINGS_PER_WINDOW, FREE_PLAN_WINDOW_DAYS
-from accounts.services import notifications_send
+from accounts.services import notifications_send, user_lock
 from scheduling.models import AvailabilitySlot, Booking, BookingEvent
 from scheduling.payloads import booking_payload
-from scheduling.rules import teacher_is_bookable
-from scheduling.selectors import learner_booking_state, quota_usage
-from skilllink.db import fetch
+from scheduling.quota import quota_check
+from scheduling.rules import overlapping_q, teacher_is_bookable
 from skilllink.errors import AppError, Conflict, Forbidden, NotFound, ValidationFailed
 from skilllink.realtime import user_group
 
 
-def _quota_refusal(learner: User, used: int, frees_at: datetime | None) -> AppError | None:
-    if used < FREE_PLAN_BOOKINGS_PER_WINDOW:
-        return None
-    when = learner.local_label(frees_at) if frees_at else "a few days"
-    return AppError(
-        f"Free accounts book {FREE_PLAN_BOOKINGS_PER_WINDOW} sessions in any "
-        f"{FREE_PLAN_WINDOW_DAYS} days. Upgrade to premium, or book again after {when}.",
-        code="upgrade_required",
-        status=403,
-    )
-
-
-def quota_check(learner: User, now: datetime) -> None:
-    """403 ``upgrade_required`` when a free learner has used the window's bookings."""
-    if learner.is_premium(now):
-        return
-    refusal = _quota_refusal(learner, *quota_usage(learner=learner, now=now))
-    if refusal is not None:
-        raise refusal
-
-
 def learner_lock(learner: User) -> None:
     """Queue one learner's booking requests so their quota and overlap checks cannot race.
+    Call inside a transaction."""
+    user_lock(user=learner)
 
-    Call inside a transaction. SQLite needs no row lock: its transactions begin
-    IMMEDIATE (settings), so writers already run one at a time.
-    """
-    if connection.features.has_select_for_update:
-        fetch("SELECT id FROM accounts_user WHERE id = %s FOR UPDATE", [learner.pk])
+
+def learner_has_session_overlapping(*, learner: User, start: datetime, end: datetime) -> bool:
+    """Whether ``learner`` takes part (as learner or teacher) in an active session
+    overlapping [start, end)."""
+    return (
+        Booking.objects.filter(overlapping_q(start=start, end=end))
+        .filter(status__in=Booking.ACTIVE_STATUSES)
+        .filter(Q(learner=learner) | Q(teacher=learner))
+        .exists()
+    )
 
 
 def _booking_skill(slot: AvailabilitySlot, skill_slug: str | None) -> Skill | None:
@@ -174,13 +158,7 @@ def booking_request(
     if slot.taken:
         raise Conflict("That slot has just been taken.", code="slot_unavailable")
     skill = _booking_skill(slot, skill_slug)
-    premium = learner.is_premium(now)
-    overlapping, used, frees_at = learner_booking_state(
-        learner=learner, start=slot.start, end=slot.end, now=now, with_quota=not premium
-    )
-    if overlapping:
+    if learner_has_session_overlapping(learner=learner, start=slot.start, end=slot.end):
         raise Conflict("You already have a session at that time.", code="booking_overlap")
-    refusal = None if premium else _quota_refusal(learner, used, frees_at)
-    if refusal is not None:
-        raise refusal
+    quota_check(learner=learner, now=now)
     return booking_create(learner=learner, slot=slot, skill=skill, message=message, now=now)

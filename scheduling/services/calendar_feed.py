@@ -3,6 +3,7 @@
 import secrets
 from datetime import UTC, datetime, timedelta
 
+import icalendar
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -32,37 +33,6 @@ def calendar_feed_reset(*, user: User) -> str:
     return token
 
 
-def _escape(text: str) -> str:
-    return (
-        text.replace("\\", "\\\\")
-        .replace(";", "\\;")
-        .replace(",", "\\,")
-        .replace("\r\n", "\\n")
-        .replace("\n", "\\n")
-    )
-
-
-def _fold(line: str) -> str:
-    """Fold content lines longer than 75 octets (RFC 5545 §3.1), never inside a UTF-8 sequence."""
-    encoded = line.encode()
-    if len(encoded) <= 75:
-        return line
-    parts, current, size = [], "", 0
-    for char in line:
-        width = len(char.encode())
-        if size + width > (75 if not parts else 74):
-            parts.append(current)
-            current, size = "", 0
-        current += char
-        size += width
-    parts.append(current)
-    return "\r\n ".join(parts)
-
-
-def _utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
 def _description(booking: Booking, url: str) -> str:
     note = f"{booking.message}\n\n" if booking.message else ""
     return f"{note}Session page and room: {url}"
@@ -86,33 +56,31 @@ def calendar_feed_document(*, token: str, site_url: str, now: datetime | None = 
         .annotate(moves=Count("events"))
         .order_by("start")
     )
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        f"PRODID:{PRODID}",
-        "CALSCALE:GREGORIAN",
-        "METHOD:PUBLISH",
-        f"X-WR-CALNAME:{_escape(f'SkillLink — {user.username}')}",
-        "REFRESH-INTERVAL;VALUE=DURATION:PT15M",
-    ]
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "PUBLISH")
+    calendar.add("x-wr-calname", f"SkillLink — {user.username}")
+    calendar.add("refresh-interval", timedelta(minutes=15), parameters={"VALUE": "DURATION"})
     for booking in bookings:
         other = booking.learner if booking.teacher_id == user.pk else booking.teacher
         role = "teaching" if booking.teacher_id == user.pk else "learning"
         skill = booking.skill.name if booking.skill else "Session"
         url = f"{site_url}/sessions/{booking.pk}/"
-        status = "CANCELLED" if booking.status in (S.CANCELLED, S.NO_SHOW) else "CONFIRMED"
-        lines += [
-            "BEGIN:VEVENT",
-            f"UID:booking-{booking.pk}@skilllink",
-            f"DTSTAMP:{_utc(now)}",
-            f"DTSTART:{_utc(booking.start)}",
-            f"DTEND:{_utc(booking.end)}",
-            f"SUMMARY:{_escape(f'{skill} with {other.username} ({role})')}",
-            f"DESCRIPTION:{_escape(_description(booking, url))}",
-            f"URL:{url}",
-            f"STATUS:{status}",
-            f"SEQUENCE:{booking.moves}",
-            "END:VEVENT",
-        ]
-    lines.append("END:VCALENDAR")
-    return "\r\n".join(_fold(line) for line in lines) + "\r\n"
+        event = icalendar.Event()
+        event.add("uid", f"booking-{booking.pk}@skilllink")
+        event.add("dtstamp", now.astimezone(UTC))
+        event.add("dtstart", booking.start.astimezone(UTC))
+        event.add("dtend", booking.end.astimezone(UTC))
+        event.add("summary", f"{skill} with {other.username} ({role})")
+        event.add("description", _description(booking, url))
+        event.add("url", url)
+        event.add(
+            "status", "CANCELLED" if booking.status in (S.CANCELLED, S.NO_SHOW) else "CONFIRMED"
+        )
+        event.add("sequence", booking.moves)
+        calendar.add_component(event)
+    # The library escapes every text value (commas, semicolons, backslashes, line breaks)
+    # and folds long lines (RFC 5545).
+    return calendar.to_ical().decode()

@@ -3,22 +3,21 @@
 import itertools
 from datetime import datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Skill, User
 from accounts.services import notification_send, notifications_send
 from scheduling.models import AvailabilitySlot, Booking, MatchRequest
-from scheduling.rules import horizon_check
-from scheduling.selectors import open_slots_for_skill, slot_fits_skill
+from scheduling.quota import quota_check
+from scheduling.rules import horizon_check, slot_fits_skill
+from scheduling.selectors import open_slots_for_skill
 from scheduling.services.bookings import (
     booking_create,
     booking_request,
     booking_requested_notice,
     learner_lock,
-    quota_check,
 )
-from skilllink.db import fetch
 from skilllink.errors import AppError, Conflict, Forbidden, NotFound, ValidationFailed
 
 MAX_WINDOW = timedelta(days=60)
@@ -40,11 +39,10 @@ def _check_window(window_start: datetime, window_end: datetime, now: datetime) -
 
 
 def _skill(slug: str) -> Skill:
-    # Fixed SQL (prepared on PostgreSQL): this runs on every match request.
-    rows = fetch("SELECT id, name, slug FROM accounts_skill WHERE slug = %s", [slug])
-    if not rows:
+    skill = Skill.objects.only("name", "slug").filter(slug=slug).first()
+    if skill is None:
         raise ValidationFailed("No such skill.", fields={"skill": [f'No skill "{slug}".']})
-    return Skill.from_db(connection.alias, ["id", "name", "slug"], list(rows[0]))
+    return skill
 
 
 def _match_notices(booking: Booking) -> list[tuple[User, dict[str, str]]]:
@@ -84,7 +82,7 @@ def match_request(
     # The rules of booking_request, checked once for all candidates: under the lock,
     # the quota here, and own slot, past, skill fit and overlap in the candidate query.
     learner_lock(learner)
-    quota_check(learner, now)
+    quota_check(learner=learner, now=now)
     # Read lazily: the first candidate normally books, and later tiers are then never read.
     candidates = open_slots_for_skill(
         skill=skill,

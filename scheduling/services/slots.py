@@ -6,8 +6,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Skill, TeacherSkill, User
+from accounts.services import user_lock
 from scheduling.models import SLOT_MAX_LENGTH, SLOT_MIN_LENGTH, AvailabilitySlot, Booking
-from scheduling.rules import horizon_check
+from scheduling.rules import horizon_check, overlapping_q
+from scheduling.selectors import slots_open
 from skilllink.errors import AppError, Conflict, Forbidden, NotFound, ValidationFailed
 
 MAX_REPEAT_WEEKS = 26
@@ -17,11 +19,6 @@ UNCHANGED = object()
 def _require_teacher(user: User) -> None:
     if not user.is_teacher:
         raise Forbidden("Only teachers can publish availability.")
-
-
-def _lock_teacher(teacher: User) -> None:
-    """Serialize slot writes per teacher so the overlap check cannot race."""
-    User.objects.select_for_update().filter(pk=teacher.pk).first()
 
 
 def _check_times(start: datetime, end: datetime, now: datetime) -> None:
@@ -62,7 +59,7 @@ def _teacher_skill(teacher: User, skill_slug: str | None) -> Skill | None:
 def _check_no_overlap(
     teacher: User, start: datetime, end: datetime, exclude_id: int | None = None
 ) -> None:
-    clash = AvailabilitySlot.objects.filter(teacher=teacher, start__lt=end, end__gt=start)
+    clash = AvailabilitySlot.objects.filter(overlapping_q(start=start, end=end), teacher=teacher)
     if exclude_id is not None:
         clash = clash.exclude(pk=exclude_id)
     if clash.exists():
@@ -98,7 +95,7 @@ def slot_create(
     now = now or timezone.now()
     _check_times(start, end, now)
     skill = _teacher_skill(teacher, skill_slug)
-    _lock_teacher(teacher)
+    user_lock(user=teacher)  # slot writes one at a time: the overlap check cannot race
     _check_no_overlap(teacher, start, end)
     slot = AvailabilitySlot(teacher=teacher, start=start, end=end, skill=skill)
     _save(slot)
@@ -182,7 +179,7 @@ def slot_update(
     """Move, resize or re-skill one of the teacher's open future slots."""
     _require_teacher(teacher)
     now = now or timezone.now()
-    _lock_teacher(teacher)
+    user_lock(user=teacher)  # slot writes one at a time: the overlap check cannot race
     slot = slot_get_for_teacher(teacher=teacher, slot_id=slot_id, lock=True)
     _check_not_booked(slot)
     if slot.start <= now:
@@ -208,3 +205,13 @@ def slot_delete(*, teacher: User, slot_id: int) -> None:
     slot = slot_get_for_teacher(teacher=teacher, slot_id=slot_id, lock=True)
     _check_not_booked(slot)
     slot.delete()
+
+
+def slots_forget_skill(
+    *, teacher: User, skill: Skill, now: datetime | None = None, **kwargs
+) -> int:
+    """``accounts.signals.teacher_skill_removed``: the teacher's future open slots offered for
+    that skill become "any of my skills" slots (otherwise they would stay on offer for a
+    skill the teacher no longer teaches). Booked and past slots keep it: those sessions
+    happened or will happen as agreed. Returns how many slots changed."""
+    return slots_open(now).filter(teacher=teacher, skill=skill).update(skill=None)

@@ -5,15 +5,13 @@ from datetime import datetime
 from django.utils import timezone
 
 from scheduling.models import Booking
+from scheduling.rules import REMINDER_BEFORE, due_moves, due_q
 from scheduling.services.matching import match_requests_expire
-from scheduling.transitions import (
-    REMINDER_BEFORE,
-    ROOM_GRACE_AFTER,
-    booking_apply_due,
-    booking_send_reminder,
-)
+from scheduling.transitions import booking_apply_due, booking_send_reminder
 
 BATCH = 500
+# How the sweep reports each automatic move.
+COUNTED_AS = {"expire": "expired", "no_show": "no_show", "auto_complete": "completed"}
 
 
 def sweep(*, now: datetime | None = None) -> dict[str, int]:
@@ -22,22 +20,13 @@ def sweep(*, now: datetime | None = None) -> dict[str, int]:
     sweeps (several processes, or a read applying the same move) do nothing twice."""
     now = now or timezone.now()
     counts = {"expired": 0, "no_show": 0, "completed": 0, "reminded": 0, "matches_expired": 0}
-    S = Booking.Status
-    due = [
-        ("expired", Booking.objects.filter(status=S.REQUESTED, start__lte=now)),
-        ("no_show", Booking.objects.filter(status=S.SCHEDULED, end__lte=now)),
-        (
-            "completed",
-            Booking.objects.filter(status=S.IN_PROGRESS, end__lte=now - ROOM_GRACE_AFTER),
-        ),
-    ]
-    for key, queryset in due:
-        for booking in queryset.order_by("start")[:BATCH]:
+    for move in due_moves():
+        for booking in Booking.objects.filter(due_q(move, now=now)).order_by("start")[:BATCH]:
             before = booking.status
             if booking_apply_due(booking=booking, now=now).status != before:
-                counts[key] += 1
+                counts[COUNTED_AS[move.action]] += 1
     for booking in Booking.objects.filter(
-        status=S.SCHEDULED,
+        status=Booking.Status.SCHEDULED,
         reminder_sent_at__isnull=True,
         start__gt=now,
         start__lte=now + REMINDER_BEFORE,

@@ -1,7 +1,6 @@
-"""Session pages: booking confirmation, my sessions, a session's page, matchmaking, the upgrade page."""
-
-from collections.abc import Callable
-from datetime import datetime
+"""Session pages: booking confirmation, my sessions, the session actions, matchmaking, the
+upgrade page. (A session's own page composes chat and ratings: it lives in the wiring,
+``skilllink.wiring.pages``.)"""
 
 from django import forms
 from django.contrib import messages
@@ -16,11 +15,9 @@ from django.views.decorators.http import require_POST
 from accounts.models import TeacherSkill
 from accounts.selectors import skills_taught
 from accounts.services import subscription_upgrade
-from credits.models import Rating
-from credits.services import rating_submit
-from meetings.selectors import chat_messages
 from scheduling import selectors, transitions
 from scheduling.models import AvailabilitySlot, Booking
+from scheduling.quota import plan_summary
 from scheduling.rules import bookable_teacher_q
 from scheduling.services.bookings import booking_request
 from scheduling.services.calendar_feed import (
@@ -32,12 +29,6 @@ from scheduling.services.matching import match_request, match_request_cancel
 from skilllink.errors import AppError
 
 S = Booking.Status
-
-# Extension point for apps above scheduling (which it must not import): each hook is
-# called as ``hook(booking=, user=)`` for a participant's view of a session's page and
-# returns panels, ``{"template": <name>, ...its context}``, shown after the booking.
-# Apps register their hook in ``AppConfig.ready`` (the assistant adds its recap).
-SESSION_PANEL_HOOKS: list[Callable[..., list[dict]]] = []
 
 
 class BookingForm(forms.Form):
@@ -118,48 +109,37 @@ def book(request, slot_id: int):
                 request,
                 f"Request sent to {slot.teacher.username}. You'll be told when they answer.",
             )
-            return redirect("scheduling:session_detail", booking_id=booking.pk)
+            return redirect("session_detail", booking_id=booking.pk)
     context = {
         "slot": slot,
         "form": form,
         "is_open": _slot_is_open(slot),
-        "plan": selectors.plan_summary(user=request.user),
+        "plan": plan_summary(user=request.user),
         "own_slot": slot.teacher_id == request.user.pk,
     }
     return render(request, "scheduling/book.html", context)
 
 
-def _sessions_context(user, now: datetime) -> dict:
-    bookings = [
-        transitions.booking_apply_due(booking=b, now=now)
-        for b in selectors.bookings_for_user(user=user)
-    ]
-    waiting = [b for b in bookings if b.status == S.REQUESTED and b.teacher_id == user.pk]
-    my_requests = [b for b in bookings if b.status == S.REQUESTED and b.learner_id == user.pk]
-    upcoming = [b for b in bookings if b.status in (S.SCHEDULED, S.IN_PROGRESS)]
-    past = sorted((b for b in bookings if not b.is_active), key=lambda b: b.start, reverse=True)[
-        :50
-    ]
+def sessions_context(user) -> dict:
+    """The template context of "My sessions" (and its partial)."""
+    overview = selectors.sessions_overview(user=user)
     return {
-        "waiting": waiting,
-        "my_requests": my_requests,
-        "upcoming": upcoming,
-        "past": past,
-        "pending_matches": [
-            m for m in selectors.match_requests_for_user(user=user) if m.status == "pending"
-        ],
-        "now": now,
+        "waiting": overview.waiting,
+        "my_requests": overview.my_requests,
+        "upcoming": overview.upcoming,
+        "past": overview.past,
+        "pending_matches": overview.pending_matches,
     }
 
 
 def dashboard_sessions_context(user) -> dict:
     """The dashboard's slice of "My sessions": what needs an answer and what is next."""
-    context = _sessions_context(user, timezone.now())
+    overview = selectors.sessions_overview(user=user)
     return {
-        "waiting": context["waiting"],
-        "upcoming": context["upcoming"][:3],
-        "upcoming_more": max(0, len(context["upcoming"]) - 3),
-        "my_requests": context["my_requests"][:3],
+        "waiting": overview.waiting,
+        "upcoming": overview.upcoming[:3],
+        "upcoming_more": max(0, len(overview.upcoming) - 3),
+        "my_requests": overview.my_requests[:3],
     }
 
 
@@ -169,7 +149,7 @@ def session_list(request):
     if partial == "dashboard":
         context = dashboard_sessions_context(request.user)
         return render(request, "scheduling/_dashboard_sessions.html", context)
-    context = _sessions_context(request.user, timezone.now())
+    context = sessions_context(request.user)
     if partial:
         return render(request, "scheduling/_sessions_body.html", context)
     token = calendar_feed_token(user=request.user)
@@ -177,44 +157,6 @@ def session_list(request):
         reverse("scheduling:calendar_feed", args=[token])
     )
     return render(request, "scheduling/session_list.html", context)
-
-
-@login_required
-def session_detail(request, booking_id: int):
-    try:
-        booking = transitions.booking_get_for_user(user=request.user, booking_id=booking_id)
-    except AppError as error:
-        raise Http404(error.detail) from None
-    user = request.user
-    now = timezone.now()
-    opens, closes = transitions.room_window(booking)
-    is_teacher = booking.teacher_id == user.pk
-    rating = Rating.objects.filter(booking=booking).first()
-    context = {
-        "booking": booking,
-        "other": booking.learner if is_teacher else booking.teacher,
-        "is_teacher": is_teacher,
-        "can_answer": is_teacher and booking.status == S.REQUESTED,
-        # A teacher answers a request with Decline; Cancel is for what was agreed.
-        "can_cancel": booking.status in (S.REQUESTED, S.SCHEDULED)
-        and now < booking.start
-        and not (is_teacher and booking.status == S.REQUESTED),
-        "room_opens": opens,
-        "room_open_now": booking.status in (S.SCHEDULED, S.IN_PROGRESS) and opens <= now <= closes,
-        "rating": rating,
-        "can_rate": not is_teacher and booking.status == S.COMPLETED and rating is None,
-        "events": booking.events.select_related("actor"),
-        "chat_messages": chat_messages(booking_id=booking.pk),
-        "panels": [
-            panel for hook in SESSION_PANEL_HOOKS for panel in hook(booking=booking, user=user)
-        ],
-    }
-    template = (
-        "scheduling/_session_body.html"
-        if request.GET.get("partial")
-        else "scheduling/session_detail.html"
-    )
-    return render(request, template, context)
 
 
 @login_required
@@ -237,7 +179,7 @@ def session_action(request, booking_id: int, action: str):
         messages.error(request, error.detail)
     else:
         messages.success(request, f"Session {done[action]}.")
-    return redirect(_safe_next(request, reverse("scheduling:session_detail", args=[booking_id])))
+    return redirect(_safe_next(request, reverse("session_detail", args=[booking_id])))
 
 
 @login_required
@@ -248,7 +190,7 @@ def session_rate(request, booking_id: int):
     except ValueError:
         stars = 0
     try:
-        rating_submit(
+        transitions.booking_rate(
             booking_id=booking_id,
             learner=request.user,
             stars=stars,
@@ -260,7 +202,7 @@ def session_rate(request, booking_id: int):
         messages.error(request, error.detail)
     else:
         messages.success(request, "Thank you — your rating helps other learners.")
-    return redirect("scheduling:session_detail", booking_id=booking_id)
+    return redirect("session_detail", booking_id=booking_id)
 
 
 @login_required
@@ -275,7 +217,7 @@ def upgrade(request):
             messages.success(request, f"You're premium until {expiry:%b %d, %Y %H:%M}.")
             return redirect(_safe_next(request, reverse("scheduling:upgrade")))
     context = {
-        "plan": selectors.plan_summary(user=request.user),
+        "plan": plan_summary(user=request.user),
         "next": request.GET.get("next", ""),
     }
     return render(request, "scheduling/upgrade.html", context)
@@ -289,7 +231,7 @@ def match(request):
         for field, errors in form.errors.items():
             label = form.fields[field].label if field in form.fields else ""
             messages.error(request, f"{label}: {errors[0]}" if label else errors[0])
-        return redirect("accounts:dashboard")
+        return redirect("dashboard")
     data = form.cleaned_data
     try:
         outcome, result = match_request(
@@ -303,12 +245,12 @@ def match(request):
         messages.error(request, error.detail)
         if error.code == "upgrade_required":
             return redirect("scheduling:upgrade")
-        return redirect("accounts:dashboard")
+        return redirect("dashboard")
     if outcome == "matched":
         messages.success(
             request, f"Matched with {result.teacher.username}: your request is waiting for them."
         )
-        return redirect("scheduling:session_detail", booking_id=result.pk)
+        return redirect("session_detail", booking_id=result.pk)
     messages.info(
         request,
         "No teacher is free in that window yet. We'll book the first fitting slot "
@@ -355,7 +297,6 @@ urlpatterns = [
     path("calendar/reset/", calendar_feed_new_link, name="calendar_feed_reset"),
     path("book/<id:slot_id>/", book, name="book"),
     path("sessions/", session_list, name="session_list"),
-    path("sessions/<id:booking_id>/", session_detail, name="session_detail"),
     path("sessions/<id:booking_id>/rate/", session_rate, name="session_rate"),
     path("sessions/<id:booking_id>/<str:action>/", session_action, name="session_action"),
     path("upgrade/", upgrade, name="upgrade"),

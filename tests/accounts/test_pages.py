@@ -24,7 +24,7 @@ def register_form(**overrides):
 
 def test_register_page_creates_account_logs_in_and_lands_on_dashboard(client):
     response = client.post(reverse("accounts:register"), register_form(), follow=True)
-    assert response.redirect_chain[-1][0] == reverse("accounts:dashboard")
+    assert response.redirect_chain[-1][0] == reverse("dashboard")
     assert b"Welcome to SkillLink, linus!" in response.content
     user = User.objects.get(username="linus")
     assert (user.is_learner, user.is_teacher, user.timezone) == (True, True, "Europe/Helsinki")
@@ -60,7 +60,7 @@ def test_login_and_logout(client):
         reverse("accounts:login"), {"username": "ada", "password": PASSWORD}, follow=True
     )
     assert response.context["user"] == user
-    assert response.redirect_chain[-1][0] == reverse("accounts:dashboard")
+    assert response.redirect_chain[-1][0] == reverse("dashboard")
     response = client.post(reverse("accounts:logout"), follow=True)
     assert not response.context["user"].is_authenticated
 
@@ -76,7 +76,7 @@ def test_login_form_is_rate_limited(client, settings):
 
 
 def test_pages_need_login(client):
-    for name in ["accounts:dashboard", "accounts:profile", "accounts:notifications"]:
+    for name in ["dashboard", "accounts:profile", "accounts:notifications"]:
         response = client.get(reverse(name))
         assert response.status_code == 302
         assert response["Location"].startswith(reverse("accounts:login"))
@@ -111,9 +111,7 @@ def test_profile_update_and_refusal(client):
 def test_theme_is_rendered_by_the_server_so_there_is_no_flash(client):
     user = make_learner(theme="dark")
     client.force_login(user)
-    assert (
-        b'<html lang="en" data-theme="dark">' in client.get(reverse("accounts:dashboard")).content
-    )
+    assert b'<html lang="en" data-theme="dark">' in client.get(reverse("dashboard")).content
 
 
 def test_anonymous_theme_comes_from_the_cookie(client):
@@ -129,7 +127,7 @@ def test_dashboard_shows_times_in_viewer_timezone(client):
     user = make_learner(timezone_name="Asia/Tokyo")
     note = notification_send(user=user, kind="t", title="Hello")
     client.force_login(user)
-    content = client.get(reverse("accounts:dashboard")).content.decode()
+    content = client.get(reverse("dashboard")).content.decode()
     assert "Hello" in content
     assert (
         note.created_at.astimezone(__import__("zoneinfo").ZoneInfo("Asia/Tokyo")).isoformat()[:19]
@@ -140,7 +138,7 @@ def test_dashboard_shows_times_in_viewer_timezone(client):
 def test_dashboard_empty_states(client):
     user = make_teacher()
     client.force_login(user)
-    content = client.get(reverse("accounts:dashboard")).content
+    content = client.get(reverse("dashboard")).content
     assert b"Nothing yet." in content
     assert b"No skills listed yet." in content
     assert b"Add a short bio." in content
@@ -148,7 +146,7 @@ def test_dashboard_empty_states(client):
 
 def test_home_redirects_signed_in_users_to_dashboard(client):
     client.force_login(make_learner())
-    assert client.get("/")["Location"] == reverse("accounts:dashboard")
+    assert client.get("/")["Location"] == reverse("dashboard")
 
 
 def test_unknown_page_is_a_friendly_404(client):

@@ -112,7 +112,7 @@ def test_skill_views_are_post_only_and_need_login(client, teacher):
 
 def test_dashboard_empty_state_links_to_the_profile_skills_section(client, teacher):
     client.force_login(teacher)
-    content = client.get(reverse("accounts:dashboard")).content.decode()
+    content = client.get(reverse("dashboard")).content.decode()
     assert "No skills listed yet." in content
     assert f'<a href="{PROFILE_SKILLS}">Add the first thing you can teach</a>' in content
 
@@ -120,7 +120,7 @@ def test_dashboard_empty_state_links_to_the_profile_skills_section(client, teach
 def test_dashboard_lists_the_teachers_skills_with_a_link_to_manage_them(client, teacher):
     services.teacher_skill_add(teacher=teacher, skill_name_or_slug="Chess", level="beginner")
     client.force_login(teacher)
-    content = client.get(reverse("accounts:dashboard")).content.decode()
+    content = client.get(reverse("dashboard")).content.decode()
     assert "Chess" in content and "Beginner" in content
     assert f'href="{PROFILE_SKILLS}"' in content
     assert "No skills listed yet." not in content

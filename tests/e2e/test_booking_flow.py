@@ -20,7 +20,7 @@ from playwright.sync_api import expect
 
 from accounts.models import Notification, User
 from scheduling.models import Booking
-from scheduling.selectors import quota_usage
+from scheduling.quota import quota_usage
 from scheduling.services.bookings import booking_request
 from tests.e2e.conftest import log_in
 from tests.e2e.test_shell import in_fresh_thread

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from meetings.services import chat_post
+from meetings.services import chat_save_batch
 from scheduling.services.bookings import booking_request
 from scheduling.transitions import booking_accept
 from tests.factories import make_learner, make_slot, make_teacher_with_skills
@@ -70,7 +70,9 @@ def test_chat_is_shown_on_the_session_page_afterwards_escaped_with_safe_links(cl
     from scheduling.transitions import booking_join
 
     booking_join(booking_id=booking.pk, user=learner)
-    chat_post(user=learner, booking_id=booking.pk, text="<b>hi</b> see https://example.org/x")
+    chat_save_batch(
+        [(booking.pk, learner.pk, "<b>hi</b> see https://example.org/x", timezone.now())]
+    )
     client.force_login(teacher)
     page = client.get(f"/sessions/{booking.pk}/").content.decode()
     assert "&lt;b&gt;hi&lt;/b&gt;" in page

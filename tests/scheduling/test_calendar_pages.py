@@ -10,10 +10,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from credits.services import rating_submit
 from scheduling.models import Booking
 from scheduling.services.bookings import booking_request
-from scheduling.transitions import booking_accept, booking_complete, booking_join
+from scheduling.transitions import booking_accept, booking_complete, booking_join, booking_rate
 from tests.factories import (
     in_future,
     make_learner,
@@ -48,7 +47,7 @@ def rate(teacher, stars: int, feedback: str = "") -> None:
     booking_accept(booking_id=booking.pk, teacher=teacher)
     booking_join(booking_id=booking.pk, user=learner, now=slot.start)
     booking_complete(booking_id=booking.pk, user=learner, now=slot.end)
-    rating_submit(booking_id=booking.pk, learner=learner, stars=stars, feedback=feedback)
+    booking_rate(booking_id=booking.pk, learner=learner, stars=stars, feedback=feedback)
 
 
 def card_names(html: str) -> list[str]:
@@ -207,7 +206,7 @@ def test_unknown_skill_and_no_match_give_a_helpful_empty_state(client):
     html = client.get(TEACHERS, {"skill": "underwater-basket-weaving"}).content.decode()
     assert "data-empty-results" in html
     assert "clearing the filters" in html
-    assert f'href="{reverse("accounts:dashboard")}"' in html
+    assert f'href="{reverse("dashboard")}"' in html
     assert card_names(html) == []
 
 

@@ -100,12 +100,14 @@ def test_unknown_teacher_is_404():
 
 
 def _rate(teacher, *, count: int, total: int) -> None:
-    """A rating summary as ``rating_submit`` leaves it (without booking that many sessions)."""
+    """A rating summary as ``booking_rate`` leaves it (without booking that many sessions)."""
     from credits.models import TeacherRating
+    from credits.selectors import teacher_score
     from credits.services import teacher_skill_scores_store
 
     TeacherRating.objects.update_or_create(
-        teacher=teacher, defaults={"count": count, "total": total}
+        teacher=teacher,
+        defaults={"count": count, "total": total, "score": teacher_score(count=count, total=total)},
     )
     teacher_skill_scores_store(teacher_id=teacher.pk)
 

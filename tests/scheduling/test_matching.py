@@ -9,13 +9,12 @@ from django.db import transaction
 from rest_framework.test import APIClient
 
 from accounts.models import Notification
-from credits.services import rating_submit
 from scheduling.models import Booking, MatchRequest
 from scheduling.services.bookings import booking_request
 from scheduling.services.matching import match_request
 from scheduling.services.slots import slot_create
 from scheduling.services.sweep import sweep
-from scheduling.transitions import booking_accept, booking_complete, booking_join
+from scheduling.transitions import booking_accept, booking_complete, booking_join, booking_rate
 from skilllink.asgi import application
 from tests.conftest import access_token_for
 from tests.factories import (
@@ -55,7 +54,7 @@ def give_ratings(teacher, stars_list):
         booking_accept(booking_id=booking.pk, teacher=teacher)
         booking_join(booking_id=booking.pk, user=learner, now=slot.start)
         booking_complete(booking_id=booking.pk, user=learner, now=slot.end)
-        rating_submit(booking_id=booking.pk, learner=learner, stars=stars)
+        booking_rate(booking_id=booking.pk, learner=learner, stars=stars)
 
 
 @pytest.mark.django_db

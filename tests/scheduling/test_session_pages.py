@@ -29,7 +29,7 @@ def test_booking_page_shows_local_time_and_books(client, teacher):
         reverse("scheduling:book", args=[slot.pk]), {"skill": "chess", "message": "Openings"}
     )
     booking = Booking.objects.get()
-    assert response["Location"] == reverse("scheduling:session_detail", args=[booking.pk])
+    assert response["Location"] == reverse("session_detail", args=[booking.pk])
     assert (booking.skill.slug, booking.message, booking.learner) == ("chess", "Openings", learner)
 
 
@@ -95,7 +95,7 @@ def test_learner_cannot_accept_and_stranger_gets_404(client, teacher):
     )
     assert b"Only the teacher can accept a request." in response.content
     client.force_login(make_learner())
-    assert client.get(reverse("scheduling:session_detail", args=[booking.pk])).status_code == 404
+    assert client.get(reverse("session_detail", args=[booking.pk])).status_code == 404
     assert (
         client.post(reverse("scheduling:session_action", args=[booking.pk, "cancel"])).status_code
         == 404
@@ -111,7 +111,7 @@ def test_cancel_with_reason_and_history(client, teacher):
     client.post(
         reverse("scheduling:session_action", args=[booking.pk, "cancel"]), {"reason": "Ill"}
     )
-    page = client.get(reverse("scheduling:session_detail", args=[booking.pk])).content.decode()
+    page = client.get(reverse("session_detail", args=[booking.pk])).content.decode()
     assert "Cancelled" in page and "Ill" in page and "by you" in page
 
 
@@ -123,10 +123,7 @@ def test_learner_rates_a_completed_session_once(client, teacher):
     booking_join(booking_id=booking.pk, user=learner, now=slot.start)
     booking_complete(booking_id=booking.pk, user=learner, now=slot.end)
     client.force_login(learner)
-    assert (
-        b"How was it?"
-        in client.get(reverse("scheduling:session_detail", args=[booking.pk])).content
-    )
+    assert b"How was it?" in client.get(reverse("session_detail", args=[booking.pk])).content
     url = reverse("scheduling:session_rate", args=[booking.pk])
     client.post(url, {"stars": "5", "feedback": "Great"})
     again = client.post(url, {"stars": "1"}, follow=True)
@@ -161,13 +158,13 @@ def test_dashboard_shows_requests_waiting_and_the_match_form(client, teacher):
     learner = make_learner()
     booking_request(learner=learner, slot_id=make_slot(teacher).pk)
     client.force_login(teacher)
-    page = client.get(reverse("accounts:dashboard")).content.decode()
+    page = client.get(reverse("dashboard")).content.decode()
     assert "Waiting for your answer" in page and learner.username in page
     assert "Find me a teacher" not in page  # teachers only: no match form
     partial = client.get(reverse("scheduling:session_list") + "?partial=dashboard").content.decode()
     assert "Waiting for your answer" in partial and "<html" not in partial
     client.force_login(learner)
-    page = client.get(reverse("accounts:dashboard")).content.decode()
+    page = client.get(reverse("dashboard")).content.decode()
     assert "Find me a teacher" in page and "Your requests" in page
     assert "1 of 2 bookings used" in page
 

@@ -366,7 +366,7 @@ def test_slot_paging_refuses_a_bad_cursor_or_limit():
 
 
 def test_a_skill_with_many_teachers_lists_the_same_slots(monkeypatch):
-    from scheduling import selectors
+    from scheduling import sql_reads
 
     teachers = [make_teacher_with_skills("Python") for _ in range(3)]
     base = in_future(days=1)
@@ -379,7 +379,7 @@ def test_a_skill_with_many_teachers_lists_the_same_slots(monkeypatch):
     few = _pages(client, "/api/slots/?skill=python&limit=4")
     from django.db import connection
 
-    monkeypatch.setattr(selectors, "SLOTS_BY_TEACHER_MAX", {connection.vendor: 1})  # time order
+    monkeypatch.setattr(sql_reads, "SLOTS_BY_TEACHER_MAX", {connection.vendor: 1})  # time order
     assert _pages(client, "/api/slots/?skill=python&limit=4") == few
     assert [len(page) for page in few] == [4, 2]
 
@@ -391,11 +391,11 @@ def test_open_slots_for_a_skill_match_a_brute_force_list_in_every_shape(monkeypa
 
     from django.utils import timezone
 
-    from scheduling import selectors
+    from scheduling import sql_reads
     from scheduling.services.bookings import booking_request
 
     if walk == "in time order":
-        monkeypatch.setattr(selectors, "SLOTS_BY_TEACHER_MAX", {connection.vendor: 1})
+        monkeypatch.setattr(sql_reads, "SLOTS_BY_TEACHER_MAX", {connection.vendor: 1})
     rng = random.Random(11)
     teachers = [make_teacher_with_skills("Python", "Guitar") for _ in range(3)]
     teachers += [make_teacher_with_skills("Guitar"), make_teacher_with_skills("Python")]

@@ -9,10 +9,10 @@ from channels.testing import WebsocketCommunicator
 from django.core.management import call_command
 from django.utils import timezone
 
-from scheduling.background import InProcessSweep
 from scheduling.models import Booking
 from scheduling.services.bookings import booking_request
 from skilllink import asgi
+from skilllink.wiring.periodic import InProcessSweep
 from tests.conftest import access_token_for
 from tests.factories import make_learner, make_slot, make_teacher_with_skills
 

@@ -104,10 +104,14 @@ class Command(BaseCommand):
         self._demo_bookings(first_slots, now)
 
     def _demo_bookings(self, first_slots, now) -> None:
-        from credits.services import rating_submit
         from scheduling.services.bookings import booking_request
         from scheduling.services.slots import slot_create
-        from scheduling.transitions import booking_accept, booking_complete, booking_join
+        from scheduling.transitions import (
+            booking_accept,
+            booking_complete,
+            booking_join,
+            booking_rate,
+        )
 
         ada = User.objects.get(username="ada")
         maya, noah = User.objects.get(username="maya"), User.objects.get(username="noah")
@@ -135,7 +139,7 @@ class Command(BaseCommand):
         booking_accept(booking_id=done.pk, teacher=ada, now=past - timedelta(hours=10))
         booking_join(booking_id=done.pk, user=noah, now=past)
         booking_complete(booking_id=done.pk, user=ada, now=past + timedelta(minutes=55))
-        rating_submit(
+        booking_rate(
             booking_id=done.pk, learner=noah, stars=5, feedback="Clear and patient. Thank you!"
         )
 

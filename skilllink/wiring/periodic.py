@@ -1,9 +1,14 @@
-"""The sweep inside the server process.
+"""The periodic jobs, in one pass (``periodic_run``), run by ``manage.py sweep --loop`` or
+inside the server process.
 
-With the in-memory channel layer only code running in the server process can
-reach its sockets, so there the sweep must run here (design §2). The loop starts
-at ASGI lifespan startup (uvicorn) or, on a server without lifespan (daphne), with
-the first connection the server handles; it is cancelled at lifespan shutdown.
+With the in-memory channel layer only code running in the server process can reach its
+sockets, so there the loop must run in the server (design §2). The loop starts at ASGI
+lifespan startup (uvicorn) or, on a server without lifespan (daphne), with the first
+connection the server handles; it is cancelled at lifespan shutdown.
+
+Each job is idempotent and safe to run in several processes at once (every move
+re-checks its row under a lock), so one loop per deployment is enough and more are
+harmless.
 """
 
 import asyncio
@@ -18,16 +23,22 @@ from scheduling.services.sweep import sweep
 logger = logging.getLogger(__name__)
 
 
-def _sweep_once() -> dict[str, int]:
-    close_old_connections()
+def periodic_run() -> dict[str, int]:
+    """One pass of every periodic job; what each did, by name."""
+    return sweep()
+
+
+def _run_once() -> dict[str, int]:
+    close_old_connections()  # a long-lived loop must not keep a dead connection
     try:
-        return sweep()
+        return periodic_run()
     finally:
         close_old_connections()
 
 
 class InProcessSweep:
-    """ASGI wrapper that runs the sweep every ``SWEEP_INTERVAL_SECONDS`` on this server's loop."""
+    """ASGI wrapper that runs ``periodic_run`` every ``SWEEP_INTERVAL_SECONDS`` on this
+    server's loop (when ``SWEEP_IN_PROCESS``)."""
 
     def __init__(self, app):
         self.app = app
@@ -60,7 +71,7 @@ class InProcessSweep:
     async def _run(self) -> None:
         while True:
             try:
-                counts = await sync_to_async(_sweep_once, thread_sensitive=False)()
+                counts = await sync_to_async(_run_once, thread_sensitive=False)()
                 if any(counts.values()):
                     logger.info("sweep: %s", counts)
             except Exception:
