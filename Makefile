@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/skilllink
 
-.PHONY: run test bench lint format migrate seed assets venv clean
+.PHONY: run test test-fast bench lint format openapi migrate seed assets venv clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,14 @@ test: venv assets lint
 		echo "== again on PostgreSQL ($(PG_TEST_URL))"; \
 		DEBUG=1 DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest; \
 	fi
+
+# The committed API schema (docs/openapi.yaml); a test fails while it is stale.
+openapi: venv
+	DEBUG=1 $(BIN)/python manage.py spectacular --file docs/openapi.yaml --validate --fail-on-warn
+
+# The quick loop while coding: lint and every test that starts no server, browser or Redis.
+test-fast: venv assets lint
+	DEBUG=1 $(BIN)/pytest -m "not slow"
 
 # Benchmarks print tables (never part of `make test`); see bench/results.md.
 bench: venv assets

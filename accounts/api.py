@@ -1,6 +1,11 @@
 """REST API for accounts: registration, tokens, the current user, skills, notifications."""
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny
@@ -51,6 +56,19 @@ class RegisterApi(APIView):
         return Response(self.RegisterOutputSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema_view(
+    post=extend_schema(
+        summary="Log in: an access token (15 minutes) and a refresh token (7 days)",
+        responses={
+            200: inline_serializer(
+                "TokenPair", {"access": serializers.CharField(), "refresh": serializers.CharField()}
+            ),
+            400: ErrorSerializer,
+            401: ErrorSerializer,
+            429: ErrorSerializer,
+        },
+    )
+)
 class TokenApi(TokenObtainPairView):
     """Exchange username and password for an access and a refresh token, within the login
     limits (429 ``rate_limited`` with ``Retry-After`` once reached; only failures count)."""
@@ -69,6 +87,16 @@ class TokenApi(TokenObtainPairView):
         return Response(serializer.validated_data, status=status.HTTP_200_OK)
 
 
+@extend_schema_view(
+    post=extend_schema(
+        summary="A new access token for a refresh token",
+        responses={
+            200: inline_serializer("AccessToken", {"access": serializers.CharField()}),
+            400: ErrorSerializer,
+            401: ErrorSerializer,
+        },
+    )
+)
 class TokenRefreshApi(TokenRefreshView):
     pass
 

@@ -21,8 +21,8 @@ class ChatMessageSerializer(serializers.Serializer):
 class BookingMessagesApi(APIView):
     @extend_schema(
         responses={200: ChatMessageSerializer(many=True), 404: ErrorSerializer},
-        summary="A session's chat, oldest first (participants only; the last 1,000 messages)",
+        summary="A session's chat, oldest first (participants only; the last 500 messages)",
     )
     def get(self, request, booking_id: int):
         booking = booking_get_for_user(user=request.user, booking_id=booking_id)
-        return Response(chat_history(booking_id=booking.pk, limit=1000))
+        return Response(chat_history(booking_id=booking.pk))

@@ -6,7 +6,10 @@ from typing import Any
 
 from meetings.models import ChatMessage, RoomVisit
 
-HISTORY_LIMIT = 200
+# How much of a session's chat any reader gets: the room on joining, the API, the session
+# page (the newest this many, oldest first). A session's chat rarely comes near it: at the
+# rate limit (20 per 10 s) an hour could hold more, but nobody scrolls that far back.
+HISTORY_LIMIT = 500
 
 
 def chat_payload(
@@ -32,7 +35,7 @@ def chat_message_payload(message: ChatMessage) -> dict[str, Any]:
     )
 
 
-def chat_messages(*, booking_id: int, limit: int = 1000):
+def chat_messages(*, booking_id: int, limit: int = HISTORY_LIMIT):
     """Message rows (for templates), oldest first."""
     latest = (
         ChatMessage.objects.filter(booking_id=booking_id)

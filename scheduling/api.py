@@ -21,6 +21,7 @@ from scheduling import selectors, transitions
 from scheduling.models import Booking
 from scheduling.payloads import booking_payload, slot_payload
 from scheduling.quota import plan_summary
+from scheduling.rules import ACTIONS
 from scheduling.services import bookings as booking_services
 from scheduling.services import matching, slots
 from skilllink.api_input import IdField, MomentField, PageField
@@ -78,6 +79,10 @@ class BookingSerializer(serializers.Serializer):
     ended_at = serializers.DateTimeField(allow_null=True)
     duration_seconds = serializers.IntegerField(allow_null=True)
     counts_for_quota = serializers.BooleanField()
+    actions = serializers.ListField(
+        child=serializers.ChoiceField(choices=list(ACTIONS)),
+        help_text="What you may do with it now: accept, decline, cancel, join, complete, rate.",
+    )
 
 
 # --- Slots ---------------------------------------------------------------------------
@@ -228,7 +233,10 @@ class SlotDetailApi(UserZoneMixin, APIView):
         )
         return Response(slot_payload(slot, status="open"))
 
-    @extend_schema(responses={204: None, 404: ErrorSerializer, 409: ErrorSerializer})
+    @extend_schema(
+        responses={204: None, 404: ErrorSerializer, 409: ErrorSerializer},
+        summary="Delete my slot (not while it has a booking)",
+    )
     def delete(self, request, slot_id: int):
         slots.slot_delete(teacher=request.user, slot_id=slot_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -305,7 +313,9 @@ class TeacherListApi(APIView):
 class TeacherDetailApi(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: TeacherSerializer, 404: ErrorSerializer})
+    @extend_schema(
+        responses={200: TeacherSerializer, 404: ErrorSerializer}, summary="One teacher's card"
+    )
     def get(self, request, teacher_id: int):
         return Response(teacher_payload(selectors.teacher_get(teacher_id=teacher_id)))
 
@@ -350,7 +360,10 @@ class BookingListApi(UserZoneMixin, APIView):
         )
         now = timezone.now()
         return Response(
-            [booking_payload(transitions.booking_apply_due(booking=b, now=now)) for b in items]
+            [
+                booking_payload(booking, viewer=request.user)
+                for booking in transitions.bookings_apply_due(bookings=items, now=now)
+            ]
         )
 
     @extend_schema(
@@ -374,14 +387,19 @@ class BookingListApi(UserZoneMixin, APIView):
             skill_slug=d.get("skill") or None,
             message=d.get("message", ""),
         )
-        return Response(booking_payload(booking), status=status.HTTP_201_CREATED)
+        return Response(
+            booking_payload(booking, viewer=request.user), status=status.HTTP_201_CREATED
+        )
 
 
 class BookingDetailApi(UserZoneMixin, APIView):
-    @extend_schema(responses={200: BookingSerializer, 404: ErrorSerializer})
+    @extend_schema(
+        responses={200: BookingSerializer, 404: ErrorSerializer},
+        summary="One of my sessions (404 for anyone else's)",
+    )
     def get(self, request, booking_id: int):
         booking = transitions.booking_get_for_user(user=request.user, booking_id=booking_id)
-        return Response(booking_payload(booking))
+        return Response(booking_payload(booking, viewer=request.user))
 
 
 class ReasonSerializer(serializers.Serializer):
@@ -410,7 +428,7 @@ def _action_view(action: str, summary: str):
                 user=request.user,
                 reason=data.validated_data["reason"],
             )
-            return Response(booking_payload(booking))
+            return Response(booking_payload(booking, viewer=request.user))
 
     BookingActionApi.__name__ = f"Booking{action.title()}Api"
     return BookingActionApi.as_view()
@@ -483,7 +501,7 @@ class MatchApi(UserZoneMixin, APIView):
         )
         if outcome == "matched":
             return Response(
-                {"status": "matched", "booking": booking_payload(result)},
+                {"status": "matched", "booking": booking_payload(result, viewer=request.user)},
                 status=status.HTTP_201_CREATED,
             )
         return Response(
@@ -499,7 +517,8 @@ class MatchApi(UserZoneMixin, APIView):
 
 class MatchDetailApi(APIView):
     @extend_schema(
-        responses={200: MatchRequestSerializer, 404: ErrorSerializer, 409: ErrorSerializer}
+        responses={200: MatchRequestSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+        summary="Cancel my pending match request",
     )
     def delete(self, request, request_id: int):
         pending = matching.match_request_cancel(learner=request.user, request_id=request_id)

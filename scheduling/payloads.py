@@ -2,7 +2,12 @@
 
 from typing import Any
 
+from django.utils import timezone
+
+from accounts.models import User
+from credits.selectors import rating_exists
 from scheduling.models import AvailabilitySlot, Booking
+from scheduling.rules import booking_actions
 
 
 def _user(user) -> dict[str, Any]:
@@ -13,8 +18,11 @@ def _skill(skill) -> dict[str, Any] | None:
     return None if skill is None else {"slug": skill.slug, "name": skill.name}
 
 
-def booking_payload(booking: Booking) -> dict[str, Any]:
-    return {
+def booking_payload(booking: Booking, *, viewer: User | None = None) -> dict[str, Any]:
+    """The booking as the API and live pushes show it. For a ``viewer`` (a participant: API
+    answers) it adds ``actions``, what they may do now (``scheduling.rules.booking_actions``);
+    pushes go to both participants and leave it out."""
+    payload = {
         "id": booking.pk,
         "status": booking.status,
         "slot": booking.slot_id,
@@ -32,6 +40,16 @@ def booking_payload(booking: Booking) -> dict[str, Any]:
         "duration_seconds": booking.duration_seconds,
         "counts_for_quota": booking.counts_for_quota,
     }
+    if viewer is not None:
+        rated = (
+            booking.status == Booking.Status.COMPLETED
+            and viewer.pk == booking.learner_id
+            and rating_exists(booking_id=booking.pk)
+        )
+        payload["actions"] = sorted(
+            booking_actions(booking=booking, user=viewer, now=timezone.now(), rated=rated)
+        )
+    return payload
 
 
 def slot_payload(slot: AvailabilitySlot, *, status: str) -> dict[str, Any]:

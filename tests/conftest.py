@@ -17,6 +17,22 @@ from tests.factories import make_learner, make_slot, make_teacher, make_teacher_
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
+SLOW_DIRECTORIES = ("e2e", "cluster")
+SLOW_MARKS = {"browser", "redis"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark as ``slow`` what starts servers or browsers (``make test-fast`` skips them)."""
+    for item in items:
+        parts = item.path.parts
+        if (
+            any(part in parts for part in SLOW_DIRECTORIES)
+            or SLOW_MARKS & {mark.name for mark in item.iter_markers()}
+            or item.path.name in {"test_make_run.py", "test_slow_client.py"}
+        ):
+            item.add_marker(pytest.mark.slow)
+
+
 def require(condition: bool, reason: str) -> None:
     """Skip (laptop) or fail (CI) when a piece of real infrastructure is missing."""
     if condition:
@@ -90,7 +106,13 @@ def client_for(user) -> APIClient:
     return client
 
 
-def scheduled_booking(*, starts_in: timedelta = timedelta(minutes=5), skill: str = "Python"):
+def scheduled_booking(
+    *,
+    starts_in: timedelta = timedelta(minutes=5),
+    skill: str = "Python",
+    teacher_name: str | None = None,
+    learner_name: str | None = None,
+):
     """(booking, learner, teacher): a session accepted for a 60-minute slot ``starts_in`` from
     now (negative: it began that long ago), through the real services. By default its room
     is open (it opens 10 minutes before the start)."""
@@ -99,8 +121,8 @@ def scheduled_booking(*, starts_in: timedelta = timedelta(minutes=5), skill: str
     from scheduling.services.bookings import booking_request
     from scheduling.transitions import booking_accept
 
-    teacher = make_teacher_with_skills(skill)
-    learner = make_learner()
+    teacher = make_teacher_with_skills(skill, username=teacher_name)
+    learner = make_learner(username=learner_name)
     start = timezone.now().replace(second=0, microsecond=0) + starts_in
     # A session that has already begun was published, requested and accepted an hour
     # before its start.
@@ -137,13 +159,38 @@ async def assert_silent(socket, timeout: float = 0.5) -> None:
         pytest.fail(f"expected no frame, got {frame}")
 
 
+def room_url(server, user, booking_id: int) -> str:
+    return f"{server.ws_url}/ws/meetings/{booking_id}/?token={access_token_for(user)}"
+
+
+async def eventually_all_left(booking_id: int, timeout: float = FRAME_TIMEOUT) -> list:
+    """The booking's room visits once every one has a leave time (servers record it on close)."""
+    import time
+
+    from channels.db import database_sync_to_async
+
+    from meetings.models import RoomVisit
+
+    deadline = time.monotonic() + timeout
+    while True:
+        visits = await database_sync_to_async(
+            lambda: list(
+                RoomVisit.objects.filter(booking_id=booking_id).values_list("user_id", "left_at")
+            )
+        )()
+        if all(left_at is not None for _, left_at in visits) or time.monotonic() > deadline:
+            assert all(left_at is not None for _, left_at in visits), visits
+            return visits
+        await asyncio.sleep(0.05)
+
+
 @contextlib.asynccontextmanager
 async def room_socket(server, user, booking_id: int):
     """A participant's room socket on a live server (a script: JWT in ``?token=``), after its
     ``room`` frame (kept as ``socket.room``)."""
     import websockets
 
-    url = f"{server.ws_url}/ws/meetings/{booking_id}/?token={access_token_for(user)}"
+    url = room_url(server, user, booking_id)
     async with websockets.connect(url, open_timeout=5, close_timeout=2) as socket:
         room = await next_frame(socket)
         assert room["type"] == "room", room
@@ -191,10 +238,12 @@ __all__ = [
     "access_token_for",
     "assert_silent",
     "client_for",
+    "eventually_all_left",
     "next_frame",
     "override_settings",
     "require",
     "room_socket",
+    "room_url",
     "scheduled_booking",
     "skip_unless_postgres",
     "until",

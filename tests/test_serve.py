@@ -63,6 +63,7 @@ def test_forwarded_headers_are_trusted_only_from_configured_proxies(monkeypatch)
     assert options["proxy_headers"] is True and options["forwarded_allow_ips"] == "127.0.0.1"
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_client_cannot_dodge_login_limits_by_rotating_x_forwarded_for():
     """On the real server: without a configured proxy, X-Forwarded-For is ignored, so five

@@ -5,16 +5,10 @@ from rest_framework.test import APIClient
 
 from accounts import services
 from accounts.models import Skill, TeacherSkill
-from tests.conftest import access_token_for
+from tests.conftest import client_for
 from tests.factories import make_teacher
 
 pytestmark = pytest.mark.django_db
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access_token_for(user)}")
-    return client
 
 
 @pytest.fixture

@@ -5,94 +5,36 @@ Origin, JWT in ``?token=``), so every frame one sees from the other crossed the
 Redis pub/sub layer.
 """
 
-import asyncio
-import contextlib
 import json
 import time
-from datetime import timedelta
 
 import pytest
 import websockets
 from channels.db import database_sync_to_async
-from django.utils import timezone
 
-from meetings.models import ChatMessage, RoomVisit
+from meetings.models import ChatMessage
 from scheduling.models import Booking
-from scheduling.services.bookings import booking_request
-from scheduling.transitions import booking_accept
-from tests.conftest import access_token_for
-from tests.factories import make_learner, make_slot, make_teacher_with_skills
+from tests.conftest import (
+    assert_silent,
+    eventually_all_left,
+    next_frame,
+    room_socket,
+    room_url,
+    scheduled_booking,
+    until,
+)
+from tests.factories import make_learner
 
 pytestmark = pytest.mark.redis
 
-FRAME_TIMEOUT = 5.0
-QUIET = 0.5  # long enough for a wrongly relayed frame to arrive across processes
 
-
-@database_sync_to_async
-def scheduled_booking() -> tuple[Booking, object, object]:
-    """A booking accepted for a slot 5 minutes from now: its room is open (opens 10 min before)."""
-    teacher = make_teacher_with_skills("Python")
-    learner = make_learner()
-    start = timezone.now().replace(second=0, microsecond=0) + timedelta(minutes=5)
-    slot = make_slot(teacher, start=start)
-    booking = booking_request(learner=learner, slot_id=slot.pk)
-    booking_accept(booking_id=booking.pk, teacher=teacher)
-    return booking, learner, teacher
-
-
-async def next_frame(socket, timeout: float = FRAME_TIMEOUT) -> dict:
-    return json.loads(await asyncio.wait_for(socket.recv(), timeout))
-
-
-async def until(socket, frame_type: str, check=lambda frame: True, limit: int = 10) -> dict:
-    """The next frame of ``frame_type`` that passes ``check``; other frames are skipped."""
-    for _ in range(limit):
-        frame = await next_frame(socket)
-        if frame["type"] == frame_type and check(frame):
-            return frame
-    raise AssertionError(f"no matching {frame_type!r} frame in {limit} frames")
-
-
-async def assert_silent(socket, timeout: float = QUIET) -> None:
-    with pytest.raises(TimeoutError):
-        frame = await next_frame(socket, timeout=timeout)
-        pytest.fail(f"expected no frame, got {frame}")
-
-
-async def eventually_all_left(booking_id: int, timeout: float = FRAME_TIMEOUT) -> list:
-    """The booking's visits once every one has a leave time (the servers record it on close)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        visits = await database_sync_to_async(
-            lambda: list(
-                RoomVisit.objects.filter(booking_id=booking_id).values_list("user_id", "left_at")
-            )
-        )()
-        if all(left_at is not None for _, left_at in visits) or time.monotonic() > deadline:
-            assert all(left_at is not None for _, left_at in visits), visits
-            return visits
-        await asyncio.sleep(0.05)
-
-
-def room_url(server, user, booking_id: int) -> str:
-    return f"{server.ws_url}/ws/meetings/{booking_id}/?token={access_token_for(user)}"
-
-
-@contextlib.asynccontextmanager
-async def room_socket(server, user, booking_id: int):
-    """A participant's socket that has had its ``room`` frame (sent first, with the history)."""
-    url = await database_sync_to_async(room_url)(server, user, booking_id)
-    async with websockets.connect(url, open_timeout=5, close_timeout=2) as socket:
-        room = await next_frame(socket)
-        assert room["type"] == "room", room
-        socket.room = room
-        yield socket
+async def scheduled() -> tuple[Booking, object, object]:
+    return await database_sync_to_async(scheduled_booking)()
 
 
 async def test_participants_on_two_servers_share_chat_signals_and_presence(cluster):
     server_a, server_b = cluster
-    booking, learner, teacher = await scheduled_booking()
+    booking, learner, teacher = await scheduled()
     both = sorted([learner.pk, teacher.pk])
 
     async with room_socket(server_a, learner, booking.pk) as on_a:

@@ -17,7 +17,7 @@ import pytest
 import websockets
 from channels.db import database_sync_to_async
 
-from tests.conftest import access_token_for, next_frame, scheduled_booking
+from tests.conftest import access_token_for, eventually_all_left, next_frame, scheduled_booking
 from tests.live_server import live_servers
 
 pytestmark = pytest.mark.redis
@@ -68,7 +68,7 @@ async def episode(server, booking, learner, teacher) -> int:
                 if message["type"] == "presence" and message["participants"] == [teacher.pk]:
                     gone = True
     stalled.transport.abort()
-    await asyncio.sleep(0.5)  # let the server finish the disconnect
+    await eventually_all_left(booking.pk)  # the server has finished the disconnects
     return sent
 
 

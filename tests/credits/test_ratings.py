@@ -5,8 +5,8 @@ import pytest
 from credits.models import TeacherRating
 from scheduling.services.bookings import booking_request
 from scheduling.transitions import booking_accept, booking_complete, booking_join
+from tests.conftest import client_for
 from tests.factories import make_learner, make_slot, make_teacher_with_skills
-from tests.scheduling.test_bookings import client_for
 
 pytestmark = pytest.mark.django_db
 

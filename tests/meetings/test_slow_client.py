@@ -12,18 +12,13 @@ import asyncio
 import json
 import socket
 import time
-from datetime import timedelta
 
 import pytest
 import websockets
 from channels.db import database_sync_to_async
-from django.utils import timezone
 
 from meetings.models import RoomVisit
-from scheduling.services.bookings import booking_request
-from scheduling.transitions import booking_accept
-from tests.conftest import access_token_for
-from tests.factories import make_learner, make_slot, make_teacher_with_skills
+from tests.conftest import access_token_for, next_frame, scheduled_booking
 from tests.live_server import live_servers
 
 # 2,000 four-byte characters: 8 KB a frame, so the kernel's buffers fill in a few
@@ -32,22 +27,18 @@ HEAVY_TEXT = "\N{GRINNING FACE}" * 2000
 
 
 @database_sync_to_async
-def scheduled_booking():
-    teacher = make_teacher_with_skills("Python")
-    learner = make_learner()
-    start = timezone.now().replace(second=0, microsecond=0) + timedelta(minutes=5)
-    booking = booking_request(learner=learner, slot_id=make_slot(teacher, start=start).pk)
-    booking_accept(booking_id=booking.pk, teacher=teacher)
+def booking_and_tokens():
+    booking, learner, teacher = scheduled_booking()
     return booking, learner, teacher, access_token_for(learner), access_token_for(teacher)
 
 
 async def frame(ws, timeout: float = 10.0) -> dict:
-    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+    return await next_frame(ws, timeout)
 
 
 @pytest.mark.django_db(transaction=True)
 async def test_a_client_that_stops_reading_is_disconnected_and_the_room_goes_on():
-    booking, learner, teacher, learner_token, teacher_token = await scheduled_booking()
+    booking, learner, teacher, learner_token, teacher_token = await booking_and_tokens()
     with live_servers() as start:
         server = await asyncio.to_thread(
             start, extra_env={"SOCKET_SEND_TIMEOUT": "1", "CHAT_RATE_LIMIT": "100000/10"}

@@ -6,14 +6,13 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from accounts.models import Notification
 from scheduling.models import Booking, BookingEvent
 from scheduling.services.bookings import booking_request
 from scheduling.services.sweep import sweep
 from scheduling.transitions import booking_accept, booking_join
-from tests.conftest import access_token_for
+from tests.conftest import client_for
 from tests.factories import (
     in_future,
     make_learner,
@@ -23,12 +22,6 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 S = Booking.Status
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access_token_for(user)}")
-    return client
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.db import transaction
-from rest_framework.test import APIClient
 
 from accounts.models import Notification
 from scheduling.models import Booking, MatchRequest
@@ -16,7 +15,7 @@ from scheduling.services.slots import slot_create
 from scheduling.services.sweep import sweep
 from scheduling.transitions import booking_accept, booking_complete, booking_join, booking_rate
 from skilllink.asgi import application
-from tests.conftest import access_token_for
+from tests.conftest import access_token_for, client_for
 from tests.factories import (
     in_future,
     make_learner,
@@ -24,12 +23,6 @@ from tests.factories import (
     make_slot,
     make_teacher_with_skills,
 )
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access_token_for(user)}")
-    return client
 
 
 def ask(learner, skill="python", start=None, hours=48):

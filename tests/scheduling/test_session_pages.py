@@ -170,7 +170,7 @@ def test_dashboard_shows_requests_waiting_and_the_match_form(client, teacher):
 
 
 def test_me_api_shows_quota_usage(teacher):
-    from tests.scheduling.test_bookings import client_for
+    from tests.conftest import client_for
 
     learner = make_learner()
     booking_request(learner=learner, slot_id=make_slot(teacher).pk)

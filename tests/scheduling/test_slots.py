@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from scheduling.models import AvailabilitySlot, Booking
 from scheduling.services.slots import slot_create, slot_create_weekly
 from skilllink.errors import AppError
-from tests.conftest import access_token_for, skip_unless_postgres
+from tests.conftest import client_for, skip_unless_postgres
 from tests.factories import (
     in_future,
     make_learner,
@@ -21,12 +21,6 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access_token_for(user)}")
-    return client
 
 
 def iso(moment: datetime) -> str:
