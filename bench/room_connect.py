@@ -29,7 +29,7 @@ import time
 
 from bench.chat import BASE_DIR, database, prepare, table, write_results
 from bench.stats import percentile
-from tests.browser import CHROMIUM_ARGS  # the browser tests' flags (fake media)
+from tests.browser import CHROMIUM_ARGS, ROOM_OBSERVER  # shared with the browser tests
 
 CHROMIUM = "/usr/lib/chromium/chromium"
 CONNECT_TIMEOUT_MS = 10_000
@@ -37,28 +37,6 @@ PAGE_TIMEOUT_MS = 20_000
 TARGET_P50_MS = 1000.0
 WARMUP_RUNS = 1
 
-# Observe, never change: when Join was clicked and when the peer connection first
-# reached "connected", on the wall clock (comparable between pages of one machine).
-OBSERVER = """
-(() => {
-  const observed = (window.__bench = { joinAt: null, connectedAt: null });
-  const now = () => performance.timeOrigin + performance.now();
-  const Native = window.RTCPeerConnection;
-  window.RTCPeerConnection = class extends Native {
-    constructor(...args) {
-      super(...args);
-      this.addEventListener("connectionstatechange", () => {
-        if (this.connectionState === "connected" && observed.connectedAt === null) {
-          observed.connectedAt = now();
-        }
-      });
-    }
-  };
-  document.addEventListener("click", (event) => {
-    if (event.target.closest?.("[data-join]") && observed.joinAt === null) observed.joinAt = now();
-  }, true);
-})();
-"""
 PREVIEW_READY = "() => document.querySelector('[data-preview]')?.videoWidth > 0"
 PC_CONNECTED = "() => window.__room?.pc?.connectionState === 'connected'"
 
@@ -67,7 +45,7 @@ async def _open(browser, base_url: str, booking_id: int, sessionid: str):
     context = await browser.new_context(viewport={"width": 1000, "height": 700})
     await context.add_cookies([{"name": "sessionid", "value": sessionid, "url": base_url}])
     page = await context.new_page()
-    await page.add_init_script(OBSERVER)
+    await page.add_init_script(ROOM_OBSERVER)
     response = await page.goto(f"{base_url}/sessions/{booking_id}/room/")
     if response is None or response.status != 200:
         raise RuntimeError(f"room page answered {response and response.status}")
@@ -100,7 +78,7 @@ async def _one_run(browser, base_url: str, row: dict) -> dict:
             ]
             return {"ok": False, "why": f"{type(error).__name__}: states {states}"}
         client_ms = (time.perf_counter() - started) * 1000
-        marks = [await page.evaluate("window.__bench") for page in pages]
+        marks = [await page.evaluate("window.__observed") for page in pages]
         join = min(m["joinAt"] for m in marks)
         connected = max(m["connectedAt"] for m in marks)
         skew = abs(marks[0]["joinAt"] - marks[1]["joinAt"])

@@ -45,6 +45,9 @@ def availability(request):
     )
     for slot in upcoming:
         slot.status = selectors.slot_status(slot, now)
+    if request.GET.get("partial") == "upcoming":
+        # The table's rows alone: the editor re-reads them after every change.
+        return render(request, "scheduling/_cal_upcoming_rows.html", {"upcoming": upcoming})
     context = {
         "teacher_skills": teacher_skill_list(teacher=user),
         "upcoming": upcoming,

@@ -2,26 +2,21 @@
 // Every change goes through the slots API; when the server refuses a move or resize
 // the slot snaps back and the server's reason shows above the calendar.
 import { api } from "./api.js";
+import { NARROW, makeCalendar } from "./calendar-options.js";
 import { showToast } from "./shell.js";
 
 const { DateTime } = window.luxon;
-const FC = window.FullCalendar;
 
 const calendarEl = document.querySelector("[data-availability-calendar]");
 const zone = calendarEl?.dataset.timezone || "UTC";
-const upcomingWeeks = Number(calendarEl?.dataset.upcomingWeeks || 8);
 const alertRegion = document.querySelector("[data-cal-alert]");
 const createDialog = document.querySelector("[data-create-dialog]");
 const slotDialog = document.querySelector("[data-slot-dialog]");
 const addForm = document.querySelector("[data-add-slot-form]");
 const upcomingRows = document.querySelector("[data-upcoming-rows]");
 
-const NARROW = "(max-width: 720px)";
 const MAX_REPEAT_WEEKS = 26;
 const STATUS_LABELS = { open: "Open", requested: "Requested", booked: "Booked", past: "Past" };
-const TABLE_STATUS_LABELS = { ...STATUS_LABELS, past: "Started" };
-// hourCycle, not hour12: Chrome renders midnight as "24:00" with hour12: false.
-const TIME_FORMAT = { hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
 
 // --- Formatting (all in the teacher's zone) ----------------------------------------
 
@@ -137,29 +132,18 @@ function contentHeight() {
 let pendingSelection = null;
 let currentEvent = null;
 
-const calendar = new FC.Calendar(calendarEl, {
-  plugins: [FC.Luxon3.default ?? FC.Luxon3],
-  timeZone: zone,
+const calendar = makeCalendar(calendarEl, zone, {
   initialView: window.matchMedia(NARROW).matches ? "timeGridDay" : "timeGridWeek",
-  firstDay: 1,
   headerToolbar: { left: "prev,next today", center: "title", right: "timeGridWeek,timeGridDay" },
   buttonText: { today: "Today", week: "Week", day: "Day" },
-  buttonHints: { prev: "Previous $0", next: "Next $0", today: "This $0" },
-  nowIndicator: true,
-  allDaySlot: false,
   selectable: true,
   selectMirror: true,
   editable: true,
-  // 15-minute rows with hour labels. A snap finer than the row would make a grabbed
-  // slot jump 15 minutes as the drag starts (FullCalendar centres on the row).
-  slotDuration: "00:15:00",
-  slotLabelInterval: "01:00",
+  // The rows are 15 minutes (calendar-options.js): a snap finer than the row would make
+  // a grabbed slot jump 15 minutes as the drag starts (FullCalendar centres on the row).
   scrollTime: "08:00:00",
   scrollTimeReset: false,
   contentHeight: contentHeight(),
-  slotLabelFormat: TIME_FORMAT,
-  eventTimeFormat: TIME_FORMAT,
-  dayHeaderFormat: { weekday: "short", day: "numeric", month: "numeric", omitCommas: true },
   // Touch: a shorter press than the default second starts a selection or a drag.
   selectLongPressDelay: 300,
   eventLongPressDelay: 300,
@@ -393,70 +377,19 @@ if (addForm) {
   });
 }
 
-function tableRow(slot) {
-  const row = document.createElement("tr");
-  row.dataset.slotRow = slot.id;
-  const when = document.createElement("td");
-  const time = document.createElement("time");
-  time.dateTime = slot.start;
-  // Date and times wrap as two units on a phone (same markup as _cal_slot_row.html).
-  const text = formatRange(slot.start, slot.end);
-  const cut = text.indexOf(", ") + 1;
-  const daySpan = document.createElement("span");
-  daySpan.textContent = text.slice(0, cut);
-  const hoursSpan = document.createElement("span");
-  hoursSpan.textContent = text.slice(cut + 1);
-  time.append(daySpan, " ", hoursSpan);
-  when.append(time);
-  const skill = document.createElement("td");
-  if (slot.skill) skill.textContent = slot.skill.name;
-  else {
-    const any = document.createElement("span");
-    any.className = "muted";
-    any.textContent = "Any skill";
-    skill.append(any);
-  }
-  const status = document.createElement("td");
-  const pill = document.createElement("span");
-  pill.className = `pill slot-pill slot-pill-${slot.status}`;
-  pill.textContent = TABLE_STATUS_LABELS[slot.status] ?? slot.status;
-  status.append(pill);
-  const actions = document.createElement("td");
-  actions.className = "cal-table-actions";
-  if (slot.status === "open") {
-    const button = document.createElement("button");
-    button.type = "button";
-    button.className = "button ghost small";
-    button.dataset.deleteSlot = slot.id;
-    button.setAttribute("aria-label", `Delete the slot on ${local(slot.start).toFormat("ccc d LLL, HH:mm")}`);
-    button.textContent = "Delete";
-    actions.append(button);
-  }
-  row.append(when, skill, status, actions);
-  return row;
-}
-
+// The table of the next weeks is the server's own rows (the same template as the
+// first render), fetched again after every change: one renderer, not two.
 async function refreshTable() {
   if (!upcomingRows) return;
-  const now = DateTime.now();
-  let slots;
   try {
-    slots = await api(slotsUrl(now.toISO(), now.plus({ weeks: upcomingWeeks }).toISO()));
+    const response = await fetch("?partial=upcoming", {
+      credentials: "same-origin",
+      headers: { Accept: "text/html" },
+    });
+    if (response.ok) upcomingRows.innerHTML = await response.text();
   } catch {
-    return; // the calendar still shows the truth; the table catches up on the next change
+    // The calendar still shows the truth; the table catches up on the next change.
   }
-  if (!slots.length) {
-    const row = document.createElement("tr");
-    row.dataset.upcomingEmpty = "";
-    const cell = document.createElement("td");
-    cell.colSpan = 4;
-    cell.className = "muted";
-    cell.textContent = "No slots yet. Select a time on the calendar or use “Add a slot”.";
-    row.append(cell);
-    upcomingRows.replaceChildren(row);
-    return;
-  }
-  upcomingRows.replaceChildren(...slots.map(tableRow));
 }
 
 upcomingRows?.addEventListener("click", async (event) => {

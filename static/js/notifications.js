@@ -1,5 +1,6 @@
 // The bell: live unread count and list over /ws/notifications/, caught up from the API.
 import { api } from "./api.js";
+import { liveSocket } from "./live-socket.js";
 import { showToast } from "./shell.js";
 
 const bell = document.querySelector("[data-bell]");
@@ -121,42 +122,35 @@ function prependToLiveLists(notification) {
   }
 }
 
-// Socket with reconnection and exponential backoff (capped), reset after a good connection.
-let attempt = 0;
-let everConnected = false;
+function onFrame(frame) {
+  if (frame.type === "unread") {
+    setUnread(frame.count);
+  } else if (frame.type === "resync") {
+    // Live delivery was interrupted server-side (and is back): re-read what pages show.
+    if (panelLoaded) loadPanel();
+    document.dispatchEvent(new CustomEvent("skilllink:reconnected"));
+  } else if (frame.type === "booking") {
+    document.dispatchEvent(new CustomEvent("skilllink:booking", { detail: frame.booking }));
+  } else if (frame.type === "notification") {
+    const current = Number(document.body.dataset.unread || badge?.textContent || 0);
+    setUnread(current + 1);
+    prependToLiveLists(frame.notification);
+    showToast(frame.notification.title, "info", { href: frame.notification.url || undefined });
+    document.dispatchEvent(new CustomEvent("skilllink:notification", { detail: frame.notification }));
+  }
+}
+
 function connect() {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const socket = new WebSocket(`${scheme}://${location.host}/ws/notifications/`);
-  socket.addEventListener("open", () => {
-    attempt = 0;
-    document.body.dataset.notificationsSocket = "open";
-    if (everConnected) document.dispatchEvent(new CustomEvent("skilllink:reconnected"));
-    everConnected = true;
-  });
-  socket.addEventListener("message", (event) => {
-    const frame = JSON.parse(event.data);
-    if (frame.type === "unread") {
-      setUnread(frame.count);
-    } else if (frame.type === "resync") {
-      // Live delivery was interrupted server-side (and is back): re-read what pages show.
-      if (panelLoaded) loadPanel();
-      document.dispatchEvent(new CustomEvent("skilllink:reconnected"));
-    } else if (frame.type === "booking") {
-      document.dispatchEvent(new CustomEvent("skilllink:booking", { detail: frame.booking }));
-    } else if (frame.type === "notification") {
-      const current = Number(document.body.dataset.unread || badge?.textContent || 0);
-      setUnread(current + 1);
-      prependToLiveLists(frame.notification);
-      showToast(frame.notification.title, "info", { href: frame.notification.url || undefined });
-      document.dispatchEvent(new CustomEvent("skilllink:notification", { detail: frame.notification }));
-    }
-  });
-  socket.addEventListener("close", (event) => {
-    document.body.dataset.notificationsSocket = "closed";
-    if (event.code === 4401) return; // logged out: nothing to reconnect to
-    const delay = Math.min(30000, 500 * 2 ** attempt) * (0.5 + Math.random() / 2);
-    attempt += 1;
-    setTimeout(connect, delay);
+  liveSocket("/ws/notifications/", {
+    onFrame,
+    onOpen({ reconnected }) {
+      document.body.dataset.notificationsSocket = "open";
+      // After a reconnect, pages catch up in case a push was missed.
+      if (reconnected) document.dispatchEvent(new CustomEvent("skilllink:reconnected"));
+    },
+    onClose() {
+      document.body.dataset.notificationsSocket = "closed";
+    },
   });
 }
 

@@ -1,8 +1,8 @@
 // A teacher's open slots, read-only, in the viewer's zone; a slot links to its booking page.
 import { api } from "./api.js";
+import { NARROW, makeCalendar } from "./calendar-options.js";
 
 const { DateTime } = window.luxon;
-const FC = window.FullCalendar;
 
 const calendarEl = document.querySelector("[data-teacher-calendar]");
 const alertRegion = document.querySelector("[data-cal-alert]");
@@ -14,9 +14,7 @@ if (calendarEl) {
   // Open on the week (and hour) of the first open slot, so there is something to see.
   const { firstSlot } = calendarEl.dataset;
   const first = firstSlot ? DateTime.fromISO(firstSlot).setZone(zone) : null;
-  const narrow = window.matchMedia("(max-width: 720px)").matches;
-  // hourCycle, not hour12: Chrome renders midnight as "24:00" with hour12: false.
-  const TIME_FORMAT = { hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+  const narrow = window.matchMedia(NARROW).matches;
 
   function toEvent(slot) {
     return {
@@ -29,28 +27,18 @@ if (calendarEl) {
     };
   }
 
-  const calendar = new FC.Calendar(calendarEl, {
-    plugins: [FC.Luxon3.default ?? FC.Luxon3],
-    timeZone: zone,
+  const calendar = makeCalendar(calendarEl, zone, {
     // A week of narrow columns is unreadable on a phone: a list of the week instead.
     initialView: narrow ? "listWeek" : "timeGridWeek",
     initialDate: first ? first.toISODate() : undefined,
-    firstDay: 1,
     headerToolbar: narrow
       ? { left: "prev,next", center: "title", right: "today" }
       : { left: "prev,next today", center: "title", right: "timeGridWeek,listWeek" },
     buttonText: { today: "Today", week: "Week", list: "List" },
-    buttonHints: { prev: "Previous $0", next: "Next $0", today: "This $0" },
-    nowIndicator: true,
-    allDaySlot: false,
     editable: false,
     selectable: false,
-    slotDuration: "00:15:00",
-    slotLabelInterval: "01:00",
     scrollTime: first ? first.minus({ hours: 1 }).startOf("hour").toFormat("HH:mm:ss") : "08:00:00",
     contentHeight: narrow ? "auto" : 560,
-    slotLabelFormat: TIME_FORMAT,
-    eventTimeFormat: TIME_FORMAT,
     dayHeaderFormat: narrow
       ? undefined
       : { weekday: "short", day: "numeric", month: "numeric", omitCommas: true },

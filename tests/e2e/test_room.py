@@ -23,6 +23,7 @@ from meetings.models import RoomVisit
 from scheduling.models import Booking
 from scheduling.services.bookings import booking_request
 from scheduling.transitions import booking_accept
+from tests.browser import ROOM_OBSERVER as OBSERVER
 from tests.e2e.conftest import CHROMIUM_ARGS, log_in
 from tests.e2e.test_shell import in_fresh_thread
 from tests.factories import make_learner, make_slot, make_teacher_with_skills
@@ -37,38 +38,7 @@ CONNECT_TIMEOUT = 20_000  # ms; ~0.1 s is typical, the margin is for a loaded ma
 #  - offers sent over the socket (a camera toggle must not renegotiate);
 #  - when Join was clicked and when the peer connection first reached "connected";
 #  - the ICE servers the page handed to RTCPeerConnection.
-OBSERVER = """
-(() => {
-  const observed = (window.__observed = {
-    offers: 0, joinAt: null, connectedAt: null, iceServers: null, peerConnections: 0,
-  });
-  const now = () => performance.timeOrigin + performance.now();
-  const send = WebSocket.prototype.send;
-  WebSocket.prototype.send = function (data) {
-    try {
-      const frame = JSON.parse(data);
-      if (frame.type === "signal" && frame.data?.description?.type === "offer") observed.offers += 1;
-    } catch {}
-    return send.call(this, data);
-  };
-  const Native = window.RTCPeerConnection;
-  window.RTCPeerConnection = class extends Native {
-    constructor(config, ...rest) {
-      super(config, ...rest);
-      observed.peerConnections += 1;
-      observed.iceServers = config?.iceServers ?? null;
-      this.addEventListener("connectionstatechange", () => {
-        if (this.connectionState === "connected" && observed.connectedAt === null) {
-          observed.connectedAt = now();
-        }
-      });
-    }
-  };
-  document.addEventListener("click", (event) => {
-    if (event.target.closest?.("[data-join]") && observed.joinAt === null) observed.joinAt = now();
-  }, true);
-})();
-"""
+
 
 # The status pill; the room element also carries a data-conn-state attribute (a mirror).
 STATUS = "[data-room] .conn-state[data-conn-state]"

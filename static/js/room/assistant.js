@@ -5,7 +5,9 @@
 // in the room frame's "assistant" part (state and saved exchanges, on every (re)connect;
 // assistant.state carries the same after an outage of the server's live delivery),
 // assistant.started / .delta / .done / .error (whole room) and assistant.quota (the asker).
-import { enhanceCodeBlocks } from "./code-copy.js";
+import { enhanceCodeBlocks } from "../code-copy.js";
+import { send } from "./socket.js";
+import { config } from "./state.js";
 
 const timeFormat = new Intl.DateTimeFormat(undefined, {
   hour: "2-digit",
@@ -14,7 +16,7 @@ const timeFormat = new Intl.DateTimeFormat(undefined, {
   timeZone: document.body.dataset.timezone || undefined,
 });
 
-export function roomAssistant({ send, userId }) {
+function roomAssistant({ userId }) {
   const panel = document.querySelector("[data-assistant-panel]");
   if (!panel) return { onFrame: () => false };
   const $ = (selector) => panel.querySelector(selector);
@@ -274,4 +276,13 @@ export function roomAssistant({ send, userId }) {
       }
     },
   };
+}
+
+const assistant = roomAssistant({ userId: config.userId });
+
+/** Handle an assistant frame (true), or leave the frame to the room (false). The room
+ * passes every frame here first; the room frame's "assistant" part is read and false is
+ * returned, so the room handles the rest of it. */
+export function onAssistantFrame(frame) {
+  return assistant.onFrame(frame);
 }
