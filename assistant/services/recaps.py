@@ -1,7 +1,7 @@
 """Post-session recaps: what was covered, action items, a suggested next topic.
 
-``recaps_run_due`` is the background step (run by ``manage.py assistant_recaps`` or a
-periodic loop, never by the request that completed the session). It claims each
+``recaps_run_due`` is the background step (one of the periodic jobs of
+``skilllink.wiring.periodic``, never run by the request that completed the session). It claims each
 completed session without a recap by inserting its ``SessionRecap`` row (one per
 booking: a second worker's insert fails and it moves on), asks the model, and stores
 the recap or why there is none. The session itself is never touched: it stays
