@@ -34,6 +34,7 @@ LOGGED_IN_PAGES = {
     "profile": "/accounts/profile/",
     "notifications": "/notifications/",
     "credits": "/credits/",
+    "assistant": "/assistant/",
     "api-docs": "/api/docs/",
 }
 NOTIFICATIONS = [
