@@ -106,7 +106,8 @@ def booking_action_refusal(
         if not is_teacher:
             return Forbidden(f"Only the teacher can {action} a request.")
         if status != S.REQUESTED:
-            return Conflict(f"A {label} session cannot be {action}d.", code="invalid_transition")
+            verb = {"accept": "accepted", "decline": "declined"}[action]
+            return Conflict(f"A {label} session cannot be {verb}.", code="invalid_transition")
         return None
     if action == "cancel":
         if status not in (S.REQUESTED, S.SCHEDULED):
