@@ -55,6 +55,8 @@ class Scale:
 
 
 FULL = Scale(teachers=10_000, slots_per_teacher=20, booking_learners=2_000)
+# Credits each bench learner starts with (bookings hold their price).
+LEARNER_CREDITS = 1_000_000
 QUICK = Scale(teachers=1_000, slots_per_teacher=20, booking_learners=300)
 
 
@@ -84,6 +86,19 @@ def _bulk(model, objects: list, batch_size: int = BATCH) -> list:
     name = model._meta.model_name
     _INSERT_SECONDS[name] = _INSERT_SECONDS.get(name, 0.0) + time.perf_counter() - started
     return created
+
+
+def grant_credits(learners) -> None:
+    """bulk_create skips the sign-up grant: grant each learner through the ledger's service,
+    enough for every session the benchmarks book for them (bookings hold their price)."""
+    from credits.services import credits_grant_signup
+
+    grant, settings.CREDITS_SIGNUP_GRANT = settings.CREDITS_SIGNUP_GRANT, LEARNER_CREDITS
+    try:
+        for learner in learners:
+            credits_grant_signup(user=learner)
+    finally:
+        settings.CREDITS_SIGNUP_GRANT = grant
 
 
 def users(prefix: str, count: int, *, teacher: bool, learner: bool, rng, **extra) -> list:
@@ -210,6 +225,7 @@ def load(scale: Scale, *, seed: int = 42) -> Dataset:
             learners = _bulk(
                 User, users("learner", scale.booking_learners, teacher=False, learner=True, rng=rng)
             )
+            grant_credits(learners)
 
             teacher_skills: dict[int, list] = {}
             rows = []

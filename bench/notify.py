@@ -26,7 +26,7 @@ from datetime import timedelta
 
 from bench import measure, servers
 from bench.chat import run_generator
-from bench.data import HORIZON_DAYS, Dataset, users
+from bench.data import HORIZON_DAYS, Dataset, grant_credits, users
 from bench.rawhttp import HttpConnection
 from bench.stats import Result, percentile
 
@@ -71,6 +71,7 @@ def _setup(data: Dataset, plan: Plan, rng: random.Random) -> dict:
             user.subscription_type = User.Plan.PREMIUM
             user.subscription_expiry = timezone.now() + timedelta(days=30)
         learners = User.objects.bulk_create(rows)
+        grant_credits(learners)
         TeacherSkill.objects.bulk_create([TeacherSkill(teacher=t, skill=skill) for t in teachers])
         slots = AvailabilitySlot.objects.bulk_create(
             [
