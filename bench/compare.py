@@ -1,6 +1,6 @@
 """Chat side by side with a Socket.IO peer, in the same run (issue 16).
 
-``DEBUG=1 .venv/bin/python -m bench.compare [--quick] [--rounds N] [--no-profile]``
+``DEBUG=1 .venv/bin/python -m bench.compare [--quick] [--rounds N] [--profile auto|always|never]``
 
 On a shared 2-core machine an absolute latency proves little (the 200-room p99 of the
 same code ranged from 7.5 to 88.6 ms over twelve runs); a ratio against a peer doing
@@ -35,8 +35,8 @@ p50/p95/p99/max, lost, error frames, unexpected closes, server CPU per message (
 worker processes' utime+stime over the sending and draining time, divided by the
 messages sent), database CPU per message (the PostgreSQL backends serving this
 benchmark's database), resident memory per connected socket, and our figure as a ratio
-to the peer's. Where our p99 is more than twice the peer's (and ``--no-profile`` is not
-given), one more round of ours runs under py-spy (``bench.profile``) and the report
+to the peer's. Where our p99 is more than twice the peer's (``--profile auto``, not in
+a quick run; ``always`` profiles every workload), one more round of ours runs under py-spy (``bench.profile``) and the report
 says where the time goes per message.
 """
 
@@ -542,7 +542,7 @@ def run(
     quick: bool = False,
     *,
     rounds: int | None = None,
-    profile: bool = True,
+    profile: str = "auto",
     workloads: tuple[Workload, ...] | None = None,
     verbose: bool = True,
 ) -> dict:
@@ -604,7 +604,8 @@ def run(
                         if result["log_errors"]:
                             say(f"  {system} server logs:\n{logs[-3000:]}")
                 entry = compare(workload, summarize(per_system[OURS]), summarize(per_system[PEER]))
-                if profile and not quick and not entry["ratio"]["p99"] <= RATIO_TARGET:
+                slow = not entry["ratio"]["p99"] <= RATIO_TARGET
+                if profile == "always" or (profile == "auto" and slow and not quick):
                     from bench import profile as profiler
 
                     say(
@@ -631,7 +632,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, help="rounds per workload (default 2; quick 1)")
     parser.add_argument("--seconds", type=float, help="sending time per round")
     parser.add_argument("--only", help="rooms50,rooms200")
-    parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument(
+        "--profile",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="py-spy round of ours: auto = where our p99 > 2x the peer's (not with --quick)",
+    )
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args(argv)
     workloads = QUICK if args.quick else FULL
@@ -639,7 +645,7 @@ def main(argv: list[str] | None = None) -> int:
         workloads = tuple(w for w in workloads if w.name in args.only.split(","))
     if args.seconds:
         workloads = tuple(Workload(w.name, w.rooms, w.workers, args.seconds) for w in workloads)
-    report = run(args.quick, rounds=args.rounds, profile=not args.no_profile, workloads=workloads)
+    report = run(args.quick, rounds=args.rounds, profile=args.profile, workloads=workloads)
     if report.get("skipped"):
         print(f"skipped: {report['skipped']}")
         return 1

@@ -2,8 +2,8 @@
 
 ``bench.compare`` calls :func:`profile_ours` for a workload where our p99 is more than
 twice the peer's. The round is the same as a measured one (same generator, schedule
-and servers); py-spy (``py-spy record --nonblocking --format raw``, 100 samples a
-second, active threads only) attaches to each worker for the sending time. From the
+and servers); py-spy (``py-spy record --nonblocking --gil --format raw``, 200 samples
+a second of the thread holding the GIL) attaches to each worker for the sending time. From the
 collapsed stacks it reports, per message sent:
 
 - the workers' sampled CPU time, split by where the innermost frame of each sample
@@ -28,7 +28,12 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-RATE = 100  # samples per second and thread
+RATE = 200  # samples per second
+# --gil: only the thread holding the GIL is sampled, so samples count Python CPU time
+# (checked: samples / rate came within a few % of the workers' utime+stime from /proc).
+# Without it py-spy counts a thread as busy while it waits in the run queue, which on
+# this shared machine (load 5-8) tripled the "CPU" and made the event loop look busy.
+SPY_OPTIONS = os.environ.get("BENCH_PYSPY_OPTIONS", "--nonblocking --gil").split()
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 # Where a frame's file lives -> the component it is counted under (first match wins).
@@ -154,7 +159,7 @@ def profile_ours(workload, rows, *, database_url, secret_key, prefix, db_name) -
                         "record",
                         "--pid",
                         str(pid),
-                        "--nonblocking",
+                        *SPY_OPTIONS,
                         "--rate",
                         str(RATE),
                         "--format",
