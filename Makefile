@@ -60,6 +60,7 @@ bench: venv assets
 	DEBUG=1 $(BIN)/python -m bench
 	DEBUG=1 $(BIN)/python -m bench.chat
 	DEBUG=1 $(BIN)/python -m bench.room_connect
+	DEBUG=1 $(BIN)/python -m bench.assistant
 
 clean:
 	rm -rf $(VENV) node_modules staticfiles test-db.sqlite3

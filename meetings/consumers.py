@@ -19,6 +19,8 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
+from assistant import selectors as assistant_selectors
+from assistant.services import room as assistant_room
 from meetings import selectors, services
 from meetings.chat_writer import chat_writer
 from scheduling.rules import room_access
@@ -82,6 +84,9 @@ class RoomConsumer(JsonSocketConsumer):
         history = await database_sync_to_async(selectors.chat_history)(booking_id=self.booking_id)
         if history:
             self.last_chat_id = max(message["id"] for message in history)
+        assistant = await database_sync_to_async(assistant_selectors.room_state)(
+            booking_id=self.booking_id, user=self.user
+        )
         await self.send_json(
             {
                 "type": "room",
@@ -98,6 +103,8 @@ class RoomConsumer(JsonSocketConsumer):
                 "polite": booking.learner_id == self.user.pk,
                 "ice_servers": settings.SKILLLINK_ICE_SERVERS,
                 "history": history,
+                # The assistant panel's state: configured?, this user's quota, saved exchanges.
+                "assistant": assistant,
             }
         )
         await self._broadcast_presence()
@@ -137,6 +144,7 @@ class RoomConsumer(JsonSocketConsumer):
         )
         for message in missed:
             await self._deliver_chat(message)
+        await self._assistant_catch_up()
         await self._broadcast_presence()
 
     async def _deliver_chat(self, message: dict[str, Any]) -> None:
@@ -249,3 +257,62 @@ class RoomConsumer(JsonSocketConsumer):
     async def room_ended(self, event):
         await self.send_json({"type": "room.ended", "by": event["by"], "status": event["status"]})
         await self.close(code=CLOSE_ROOM_ENDED)
+
+    # --- The assistant (assistant.services.room streams; this socket only asks and relays) --
+
+    async def _assistant_catch_up(self) -> None:
+        """After a layer outage: the assistant panel's state again (answers finished meanwhile)."""
+        state = await database_sync_to_async(assistant_selectors.room_state)(
+            booking_id=self.booking_id, user=self.user
+        )
+        await self.send_json({"type": "assistant.state", **state})
+
+    async def handle_assistant_ask(self, content: dict[str, Any]) -> None:
+        include_chat = content.get("include_chat") is True
+        try:
+            if timezone.now() > self.closes_at:
+                raise services.RoomClosed("The session's time is over.")
+            chat = None
+            if include_chat:
+                chat = await database_sync_to_async(selectors.chat_lines)(
+                    self.booking_id, settings.ASSISTANT_CHAT_CONTEXT_MESSAGES
+                )
+            quota = await assistant_room.room_answer_start(
+                user=self.user,
+                booking_id=self.booking_id,
+                prompt=content.get("prompt"),
+                include_chat=include_chat,
+                chat=chat,
+            )
+        except AppError as error:
+            await self._assistant_refusal(error)
+        else:
+            await self.send_json({"type": "assistant.quota", "quota": quota})
+
+    async def handle_assistant_stop(self, content: dict[str, Any]) -> None:
+        try:
+            await assistant_room.room_answer_stop(
+                user=self.user, booking_id=self.booking_id, request_id=content.get("request_id")
+            )
+        except AppError as error:
+            await self._assistant_refusal(error)
+
+    async def _assistant_refusal(self, error: AppError) -> None:
+        # Only the asker hears a refusal (no request_id: nothing started); an answer that
+        # started ends for the whole room (assistant_error below).
+        frame = {"type": "assistant.error", "request_id": None, **error.as_dict()}
+        if getattr(error, "retry_after", None):
+            frame["retry_after"] = error.retry_after
+        await self.send_json(frame)
+
+    async def assistant_started(self, event):
+        await self.send_json(event)
+
+    async def assistant_delta(self, event):
+        await self.send_json(event)
+
+    async def assistant_done(self, event):
+        await self.send_json(event)
+
+    async def assistant_error(self, event):
+        await self.send_json(event)

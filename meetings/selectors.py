@@ -50,6 +50,17 @@ def chat_history(*, booking_id: int, limit: int = HISTORY_LIMIT) -> list[dict[st
     return [chat_message_payload(m) for m in chat_messages(booking_id=booking_id, limit=limit)]
 
 
+def chat_lines(booking_id: int, limit: int) -> list[tuple[str, str]]:
+    """The last ``limit`` messages as ``(sender name, text)``, oldest first: the plain
+    context the assistant may quote."""
+    latest = (
+        ChatMessage.objects.filter(booking_id=booking_id)
+        .order_by("-sent_at", "-id")
+        .values_list("sender__username", "text")[:limit]
+    )
+    return list(reversed(list(latest)))
+
+
 def chat_history_after(
     *, booking_id: int, after_id: int, limit: int = HISTORY_LIMIT
 ) -> list[dict[str, Any]]:

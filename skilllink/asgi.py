@@ -11,10 +11,10 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from skilllink.routing import websocket_urlpatterns  # noqa: E402
-from skilllink.wiring.periodic import InProcessSweep  # noqa: E402
+from skilllink.wiring.periodic import InProcessJobs  # noqa: E402
 from skilllink.ws_auth import TokenOrSessionAuthMiddleware  # noqa: E402
 
-application = InProcessSweep(
+application = InProcessJobs(
     ProtocolTypeRouter(
         {
             "http": django_asgi_app,

@@ -74,6 +74,13 @@ GEMINI_API_KEY = env.str("GEMINI_API_KEY", default="")
 GEMINI_MODEL = env.str("GEMINI_MODEL", default="gemini-2.5-flash")
 GEMINI_BASE_URL = env.str("GEMINI_BASE_URL", default="")
 GEMINI_TIMEOUT_SECONDS = env.float("GEMINI_TIMEOUT_SECONDS", default=30.0)
+# The assistant's limits: questions per user per day (their local day), free and premium;
+# prompt size; the answer's length; how many recent chat lines "include chat" quotes.
+ASSISTANT_DAILY_PROMPTS = env.int("ASSISTANT_DAILY_PROMPTS", default=20)
+ASSISTANT_DAILY_PROMPTS_PREMIUM = env.int("ASSISTANT_DAILY_PROMPTS_PREMIUM", default=200)
+ASSISTANT_MAX_PROMPT_CHARS = env.int("ASSISTANT_MAX_PROMPT_CHARS", default=4000)
+ASSISTANT_MAX_OUTPUT_TOKENS = env.int("ASSISTANT_MAX_OUTPUT_TOKENS", default=2048)
+ASSISTANT_CHAT_CONTEXT_MESSAGES = env.int("ASSISTANT_CHAT_CONTEXT_MESSAGES", default=20)
 SKILLLINK_ICE_SERVERS = env.json(
     "SKILLLINK_ICE_SERVERS", default=[{"urls": ["stun:stun.l.google.com:19302"]}]
 )
@@ -296,5 +303,8 @@ LOGGING = {
     "loggers": {
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.channels.server": {"level": "WARNING"},
+        # The Gemini SDK's HTTP client logs every request at INFO.
+        "httpx": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},
     },
 }

@@ -33,6 +33,7 @@ LOGGED_IN_PAGES = {
     "dashboard": "/dashboard/",
     "profile": "/accounts/profile/",
     "notifications": "/notifications/",
+    "assistant": "/assistant/",
     "api-docs": "/api/docs/",
 }
 NOTIFICATIONS = [

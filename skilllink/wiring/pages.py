@@ -6,6 +6,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from accounts.selectors import notification_list, teacher_skill_list
+from assistant.selectors import session_panels
 from credits.selectors import rating_for_booking
 from meetings.selectors import chat_messages
 from scheduling.quota import plan_summary
@@ -31,7 +32,8 @@ def dashboard(request):
 @login_required
 def session_detail(request, booking_id: int):
     """One session for one of its participants: facts, what they may do now (one rule,
-    ``scheduling.rules.booking_actions``), the rating, the chat and the history."""
+    ``scheduling.rules.booking_actions``), the rating, the assistant's recap and answers,
+    the chat and the history."""
     user = request.user
     try:
         booking = booking_get_for_user(user=user, booking_id=booking_id)
@@ -53,6 +55,8 @@ def session_detail(request, booking_id: int):
         "rating": rating,
         "events": booking.events.select_related("actor"),
         "chat_messages": chat_messages(booking_id=booking.pk),
+        # The assistant's recap and the questions asked during the session.
+        "panels": session_panels(booking=booking, user=user),
     }
     template = (
         "scheduling/_session_body.html"

@@ -3,7 +3,9 @@
 // - room/socket.js: the room's reconnecting socket;
 // - room/media.js: camera, microphone, screen, preview and controls;
 // - room/call.js: the WebRTC connection (perfect negotiation) and presence;
-// - room/chat.js: the chat log and box.
+// - room/chat.js: the chat log and box;
+// - room/assistant.js: the AI assistant panel (sees every frame first).
+import { onAssistantFrame } from "./room/assistant.js";
 import { hangUp, onPresence, onSignal } from "./room/call.js";
 import { chatInput, onChatError, renderMessage } from "./room/chat.js";
 import {
@@ -33,6 +35,7 @@ function endRoom(text) {
 }
 
 function onFrame(frame) {
+  if (onAssistantFrame(frame)) return;
   switch (frame.type) {
     case "room":
       state.polite = frame.polite;

@@ -12,7 +12,7 @@ from django.utils import timezone
 from scheduling.models import Booking
 from scheduling.services.bookings import booking_request
 from skilllink import asgi
-from skilllink.wiring.periodic import InProcessSweep
+from skilllink.wiring.periodic import InProcessJobs
 from tests.conftest import access_token_for
 from tests.factories import make_learner, make_slot, make_teacher_with_skills
 
@@ -52,7 +52,7 @@ async def test_in_process_sweep_expires_and_pushes_to_sockets_of_this_server(set
     settings.SWEEP_INTERVAL_SECONDS = 0.2
     booking, learner = await database_sync_to_async(_request)()
     token = await database_sync_to_async(access_token_for)(learner)
-    app = InProcessSweep(asgi.application.app)  # a fresh server instance
+    app = InProcessJobs(asgi.application.app)  # a fresh server instance
     socket = WebsocketCommunicator(app, f"/ws/notifications/?token={token}")
     assert (await socket.connect())[0]  # the first connection starts the sweep loop
     assert (await socket.receive_json_from())["type"] == "unread"
@@ -64,6 +64,7 @@ async def test_in_process_sweep_expires_and_pushes_to_sockets_of_this_server(set
             frames.append(await socket.receive_json_from(timeout=5))
     assert any(f["type"] == "booking" and f["booking"]["status"] == "expired" for f in frames)
     await socket.disconnect()
-    app.task.cancel()
+    for task in app.tasks:
+        task.cancel()
     refreshed = await database_sync_to_async(Booking.objects.get)(pk=booking.pk)
     assert refreshed.status == "expired"

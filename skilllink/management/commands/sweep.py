@@ -1,22 +1,16 @@
-"""Run the periodic jobs once, or forever with --loop (one process per deployment is
-enough; several are safe: every move re-checks its row under a lock)."""
-
-import logging
-import time
+"""Run the periodic jobs (the sweep, the recaps) once, or forever with --loop (one process
+per deployment is enough; several are safe: every move re-checks its row under a lock)."""
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.db import close_old_connections
 
-from skilllink.wiring.periodic import periodic_run
-
-logger = logging.getLogger(__name__)
+from skilllink.wiring.periodic import job_threads, periodic_run
 
 
 class Command(BaseCommand):
     help = (
         "Expire requests, complete/no-show ended sessions, send reminders, expire match "
-        "requests (and every other periodic job)."
+        "requests, write session recaps."
     )
 
     def add_arguments(self, parser):
@@ -29,19 +23,14 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, loop: bool = False, interval: float | None = None, **options):
+        if not loop:
+            counts = periodic_run()
+            self.stdout.write(" ".join(f"{k}={v}" for k, v in counts.items()))
+            return
         interval = settings.SWEEP_INTERVAL_SECONDS if interval is None else interval
-        while True:
-            if loop:
-                close_old_connections()  # a long-lived process must not keep a dead connection
-            try:
-                counts = periodic_run()
-            except Exception:
-                if not loop:
-                    raise
-                logger.exception("Sweep failed; retrying in %.0fs", interval)
-            else:
-                if any(counts.values()) or not loop:
-                    self.stdout.write(" ".join(f"{k}={v}" for k, v in counts.items()))
-            if not loop:
-                return
-            time.sleep(interval)
+
+        def report(name: str, counts: dict[str, int]) -> None:
+            self.stdout.write(f"{name}: " + " ".join(f"{k}={v}" for k, v in counts.items()))
+
+        for thread in job_threads(interval, report):
+            thread.join()  # forever: the jobs never return
