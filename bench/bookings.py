@@ -73,7 +73,7 @@ def _prepare_child(plan: dict, out: str) -> None:
     from rest_framework_simplejwt.tokens import AccessToken
 
     from accounts.models import Skill, TeacherSkill, User
-    from bench.data import users
+    from bench.data import credits_give, users
     from scheduling.models import AvailabilitySlot
 
     call_command("migrate", verbosity=0, interactive=False)
@@ -103,7 +103,7 @@ def _prepare_child(plan: dict, out: str) -> None:
             )
             for i in range(slot_count)
         )
-    credits_note = _give_credits(learners)
+    credits_note = credits_give(learners)
     tokens = [str(AccessToken.for_user(user)) for user in learners]
     slot_ids = [slot.pk for slot in slots]
     contended = []
@@ -130,30 +130,6 @@ def _prepare_child(plan: dict, out: str) -> None:
     )
 
 
-def _give_credits(learners: list) -> str:
-    """Enough credits for one booking each, through the ledger's own service when it exists."""
-    try:
-        from credits import services as credit_services
-    except ImportError:  # pragma: no cover - credits is an app of this project
-        return "no credits app"
-    grant = getattr(credit_services, "credits_adjust", None)
-    if grant is None:
-        return "no credit ledger on this branch (measured before it landed)"
-    import inspect
-
-    parameters = inspect.signature(grant).parameters
-    given = 0
-    for learner in learners:
-        arguments = {"user": learner, "amount": 100}
-        if "reason" in parameters:
-            arguments["reason"] = "Benchmark learner"
-        if "by" in parameters:
-            arguments["by"] = None
-        grant(**arguments)
-        given += 1
-    return f"{given} learners given 100 credits each (credits.services.credits_adjust)"
-
-
 def prepare(database_url: str, secret_key: str, plan: dict) -> dict:
     env = {
         **os.environ,
@@ -165,7 +141,15 @@ def prepare(database_url: str, secret_key: str, plan: dict) -> dict:
     env.pop("REDIS_URL", None)
     with tempfile.NamedTemporaryFile(prefix="bench-bookings-prep-", suffix=".json") as out:
         subprocess.run(
-            [sys.executable, "-m", "bench.bookings", "--prepare", json.dumps(plan), "--out", out.name],
+            [
+                sys.executable,
+                "-m",
+                "bench.bookings",
+                "--prepare",
+                json.dumps(plan),
+                "--out",
+                out.name,
+            ],
             cwd=BASE_DIR,
             env=env,
             check=True,
@@ -204,22 +188,36 @@ class Pool:
     async def post(self, path: str, body: dict, token: str) -> tuple[int, bytes]:
         from bench.rawhttp import HttpConnection
 
-        connection = self.idle.pop() if self.idle else None
-        if connection is None:
-            self.opened += 1
-            connection = HttpConnection("127.0.0.1", self.port, timeout=REQUEST_TIMEOUT)
+        headers = {"Authorization": f"Bearer {token}"}
+        while self.idle:
+            # An idle connection the server has meanwhile closed (uvicorn's keep-alive
+            # timeout) fails before any answer: try the next, as HTTP clients do.
+            connection = self.idle.pop()
+            try:
+                status, content = await connection.request("POST", path, body=body, headers=headers)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                await connection.close()
+                continue
+            except BaseException:
+                await connection.close()
+                raise
+            self._release(connection)
+            return status, content
+        self.opened += 1
+        connection = HttpConnection("127.0.0.1", self.port, timeout=REQUEST_TIMEOUT)
         try:
-            status, content = await connection.request(
-                "POST", path, body=body, headers={"Authorization": f"Bearer {token}"}
-            )
+            status, content = await connection.request("POST", path, body=body, headers=headers)
         except BaseException:
             await connection.close()
             raise
+        self._release(connection)
+        return status, content
+
+    def _release(self, connection) -> None:
         if len(self.idle) < MAX_CONNECTIONS:
             self.idle.append(connection)
         else:
-            await connection.close()
-        return status, content
+            asyncio.get_running_loop().create_task(connection.close())
 
     async def close(self) -> None:
         for connection in self.idle:
@@ -492,6 +490,8 @@ def main(argv: list[str] | None = None) -> int:
     report = run(args.quick, rates=rates, seconds=args.seconds)
     if report.get("skipped"):
         print(f"skipped: {report['skipped']}")
+        if args.json:
+            Path(args.json).write_text(json.dumps(report))
         return 1
     print()
     print(table(report))

@@ -97,8 +97,9 @@ class Workload:
         return f"{self.rooms} rooms x 10 msg/s, {self.workers} worker{'s' * (self.workers > 1)}"
 
 
-FULL = (Workload("rooms50", 50, 1, 20.0), Workload("rooms200", 200, 2, 20.0))
-QUICK = (Workload("rooms50", 50, 1, 4.0), Workload("rooms200", 200, 2, 4.0))
+FULL = (Workload("one-worker", 50, 1, 20.0), Workload("two-workers", 200, 2, 20.0))
+# make bench-quick: both layouts, fewer rooms on two workers, a few seconds each.
+QUICK = (Workload("one-worker", 50, 1, 4.0), Workload("two-workers", 100, 2, 4.0))
 
 
 # --- Servers ------------------------------------------------------------------------------
@@ -631,7 +632,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="4 s per system and workload")
     parser.add_argument("--rounds", type=int, help="rounds per workload (default 2; quick 1)")
     parser.add_argument("--seconds", type=float, help="sending time per round")
-    parser.add_argument("--only", help="rooms50,rooms200")
+    parser.add_argument("--only", help="one-worker,two-workers")
     parser.add_argument(
         "--profile",
         choices=["auto", "always", "never"],
@@ -648,6 +649,8 @@ def main(argv: list[str] | None = None) -> int:
     report = run(args.quick, rounds=args.rounds, profile=args.profile, workloads=workloads)
     if report.get("skipped"):
         print(f"skipped: {report['skipped']}")
+        if args.json:
+            Path(args.json).write_text(json.dumps(report))
         return 1
     print()
     print(table(report["results"]))

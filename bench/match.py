@@ -14,7 +14,7 @@ import random
 from datetime import timedelta
 
 from bench import measure
-from bench.data import HORIZON_DAYS, Dataset, users
+from bench.data import HORIZON_DAYS, Dataset, credits_give, users
 from bench.stats import Result
 
 TARGET_MS = 20.0
@@ -31,7 +31,9 @@ def _fresh_learners(count: int, rng: random.Random) -> list:
         if i % 2:
             user.subscription_type = User.Plan.PREMIUM
             user.subscription_expiry = timezone.now() + timedelta(days=30)
-    return User.objects.bulk_create(rows, batch_size=1000)
+    learners = User.objects.bulk_create(rows, batch_size=1000)
+    credits_give(learners)
+    return learners
 
 
 def _window(rng: random.Random, data: Dataset) -> dict[str, str]:

@@ -366,7 +366,9 @@ def _prepare(env: dict[str, str], database_url: str, seed: bool) -> None:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
                 print(f"created database {name}")
     manage = [str(PYTHON), "manage.py"]
-    subprocess.run([*manage, "migrate", "--noinput"], cwd=BASE_DIR, env=env, check=True)
+    subprocess.run(
+        [*manage, "migrate", "--noinput", "--verbosity", "0"], cwd=BASE_DIR, env=env, check=True
+    )
     subprocess.run(
         [*manage, "collectstatic", "--noinput", "--verbosity", "0"],
         cwd=BASE_DIR,
@@ -382,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m deploy.cluster", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WORKERS", "2")))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("CLUSTER_PORT", "8080")))
     parser.add_argument(
         "--database-url", default=os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
     )
