@@ -1,10 +1,11 @@
-"""``python -m bench [--only discovery,match,notify] [--quick] [--backends sqlite,postgres]``
+"""``python -m bench [--only discovery,match,notify] [--quick|--smoke] [--backends ...] [--json F]``
 
 Runs every benchmark once per database backend, each backend in its own
 subprocess (``bench.run_backend``) with its own ``DATABASE_URL`` so Django's
 settings are clean, one backend after the other (this is a 2-core machine).
-Prints one table and, for a full run, writes it to ``bench/results.md`` and the
-query plans to ``bench/explain.md``.
+Prints one table; a full run writes the query plans to ``bench/explain.md``, ``--write``
+the table to ``bench/results.md`` (the record of earlier issues), ``--json`` the numbers
+for ``bench.report`` (``make bench``: the one report, ``bench/README.md``).
 """
 
 from __future__ import annotations

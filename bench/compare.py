@@ -632,6 +632,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="4 s per system and workload")
     parser.add_argument("--rounds", type=int, help="rounds per workload (default 2; quick 1)")
     parser.add_argument("--seconds", type=float, help="sending time per round")
+    parser.add_argument("--rooms", type=int, help="rooms per workload (sizing runs)")
     parser.add_argument("--only", help="one-worker,two-workers")
     parser.add_argument(
         "--profile",
@@ -644,8 +645,11 @@ def main(argv: list[str] | None = None) -> int:
     workloads = QUICK if args.quick else FULL
     if args.only:
         workloads = tuple(w for w in workloads if w.name in args.only.split(","))
-    if args.seconds:
-        workloads = tuple(Workload(w.name, w.rooms, w.workers, args.seconds) for w in workloads)
+    if args.seconds or args.rooms:
+        workloads = tuple(
+            Workload(w.name, args.rooms or w.rooms, w.workers, args.seconds or w.seconds)
+            for w in workloads
+        )
     report = run(args.quick, rounds=args.rounds, profile=args.profile, workloads=workloads)
     if report.get("skipped"):
         print(f"skipped: {report['skipped']}")
