@@ -296,10 +296,9 @@ async def drive(ports: list[int], data: dict, rates: tuple, seconds: float, pids
             cpu_before = [cpu_seconds(pid) for pid in pids]
             load_before = os.getloadavg()[0]
             out = await open_loop(pools, items, rate, seed=k + 1)
-            out["server_cpu"] = [
-                round((cpu_seconds(pid) - before) / out["span"], 2)
-                for pid, before in zip(pids, cpu_before, strict=True)
-            ]
+            used = [cpu_seconds(pid) - before for pid, before in zip(pids, cpu_before, strict=True)]
+            out["server_cpu"] = [round(seconds / out["span"], 2) for seconds in used]
+            out["server_cpu_seconds"] = sum(used)
             out["load"] = (round(load_before, 1), round(os.getloadavg()[0], 1))
             results.append(out)
             await asyncio.sleep(1.0)
@@ -336,6 +335,10 @@ def _row(name: str, out: dict, *, offered: float | None, expected: set[int]) -> 
         "error_samples": out["samples"][:3],
         "lag_p99": round(percentile(out["lag"], 99), 2),
         "server_cpu": out.get("server_cpu"),
+        "server_cpu_ms_per_request": round(out["server_cpu_seconds"] * 1000 / len(lat), 1)
+        if out.get("server_cpu_seconds") and lat
+        else None,
+        "timeouts": out["statuses"].get(0, 0),
         "load": out.get("load"),
     }
 
@@ -453,7 +456,11 @@ def run(quick: bool = False, *, rates=None, seconds=None, verbose: bool = True) 
         )
         if target_row
         else None,
-        "clean": all(r["errors"] == 0 for r in [*rows, crowd_row])
+        # Errors at or below the target rate (and in the contended run) are failures; past
+        # it they are the curve's overload (timeouts), reported, not failed on.
+        "clean": all(
+            r["errors"] == 0 for r in [*rows, crowd_row] if (r["offered_rps"] or 0) <= TARGET_RATE
+        )
         and counted["double_booked_slots"] == 0,
     }
 
@@ -461,15 +468,16 @@ def run(quick: bool = False, *, rates=None, seconds=None, verbose: bool = True) 
 def table(report: dict) -> str:
     lines = [
         "| load | requests | achieved/s | p50 ms | p95 ms | p99 ms | max ms | errors | "
-        "answers | server CPU (2 workers) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+        "answers (0: no answer in 10 s) | server CPU (2 workers) | CPU ms/request |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |",
     ]
     for row in [*report["rates"], report["contended"]]:
         cpu = " + ".join(f"{c:.0%}" for c in row["server_cpu"]) if row["server_cpu"] else "-"
         answers = ", ".join(f"{k} x{v}" for k, v in row["statuses"].items())
         lines.append(
             f"| {row['name']} | {row['requests']} | {row['achieved_rps']} | {row['p50']} | "
-            f"{row['p95']} | {row['p99']} | {row['max']} | {row['errors']} | {answers} | {cpu} |"
+            f"{row['p95']} | {row['p99']} | {row['max']} | {row['errors']} | {answers} | {cpu} | "
+            f"{row.get('server_cpu_ms_per_request') or '-'} |"
         )
     return "\n".join(lines)
 

@@ -61,6 +61,12 @@ COMPONENTS = (
     ("threading.py", "threads (ORM/sweep thread waits)"),
 )
 
+ENTRY_FRAMES = {
+    "_run_module_as_main", "_run_code", "<module>", "main", "run", "asyncio_run",
+    "Server.run", "Server.serve", "Server._serve", "Server.main_loop", "Runner.run",
+    "run_until_complete", "run_forever", "_run_once", "Thread._bootstrap",
+    "Thread._bootstrap_inner", "Thread.run", "_worker",
+}  # fmt: skip
 FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^():]+)(?::\d+)?\)$")
 
 
@@ -120,12 +126,13 @@ def summarize(raw_files: list[Path], messages: int, top: int = 15) -> dict:
             for name, n in counter.most_common(limit)
         ]
 
+    # Entry frames (the interpreter's, uvicorn's server, the event loop's run, thread
+    # starts) hold everything beneath them and say nothing about where the time goes.
     interesting = collections.Counter(
         {
             name: n
             for name, n in inclusive.items()
-            if not name.startswith(("<module>", "run (", "main (", "_run_once", "run_forever"))
-            and n < total * 0.98  # the outermost frames hold everything: they say nothing
+            if name.split(" (", 1)[0] not in ENTRY_FRAMES and n < total * 0.98
         }
     )
     return {
@@ -167,7 +174,7 @@ def profile_ours(workload, rows, *, database_url, secret_key, prefix, db_name) -
                         "--output",
                         str(directory / f"{pid}.txt"),
                         "--duration",
-                        str(int(workload.seconds) + 1),
+                        str(max(1, int(workload.seconds))),  # the sending time only
                     ],
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.PIPE,
@@ -194,6 +201,11 @@ def profile_ours(workload, rows, *, database_url, secret_key, prefix, db_name) -
                 if process.returncode:
                     problems.append(err.decode(errors="replace").strip()[-300:])
         files = [f for f in directory.glob("*.txt") if f.stat().st_size]
+        keep = os.environ.get("BENCH_PROFILE_KEEP")  # a folder for the raw collapsed stacks
+        if keep:
+            Path(keep).mkdir(parents=True, exist_ok=True)
+            for f in files:
+                shutil.copy(f, Path(keep) / f"{workload.name}-{f.name}")
         if not files:
             return {"error": "py-spy wrote nothing: " + "; ".join(problems)}
         summary = summarize(files, result["sent"])
