@@ -443,6 +443,7 @@ def run(quick: bool = False, *, rates=None, seconds=None, verbose: bool = True) 
         "bookings_in_db": counted["bookings"],
         "knee": knee(rows),
         "seconds": seconds,
+        "warmup_requests": WARMUP_REQUESTS,
         "connections_opened": opened,
         "credits": data["credits"],
         "server_tracebacks": tracebacks,

@@ -135,6 +135,8 @@ class PeerServer:
             "CHAT_RATE_LIMIT": SERVER_ENV["CHAT_RATE_LIMIT"],
             "NODE_ENV": "production",
         }
+        if os.environ.get("PEER_PING_INTERVAL_MS"):  # to see the generator answer pings
+            env["PING_INTERVAL_MS"] = os.environ["PEER_PING_INTERVAL_MS"]
         if redis_url:
             env["REDIS_URL"] = redis_url
             env["REDIS_PREFIX"] = prefix
@@ -406,6 +408,7 @@ async def run_round(
     db_cpu = sum(cpu_seconds(pid) - db_before.get(pid, 0.0) for pid in db_now)
     own_cpu = (time.process_time() - own_before) / (time.perf_counter() - wall_before)
     run.closing = True
+    pings = sum(getattr(s, "pings", 0) for s in sockets)  # Engine.IO pings answered
     await asyncio.gather(*(s.close() for s in sockets), return_exceptions=True)
     latencies = [
         (run.received[mid] - run.sent[mid]) * 1000 for mid in run.measured if mid in run.received
@@ -428,6 +431,7 @@ async def run_round(
         "errors": sorted(set(run.errors))[:5],
         "error_count": len(run.errors),
         "unexpected_closes": run.unexpected_closes,
+        "pings_answered": pings,
         "rss_mb_before": [round(kb / 1024, 1) for kb in rss_before],
         "rss_kb_per_socket": sum(
             (after - before) / per_worker_sockets
@@ -461,6 +465,7 @@ def summarize(rounds: list[dict]) -> dict:
         "error_frames": sum(r["error_count"] for r in rounds),
         "errors": sorted({e for r in rounds for e in r["errors"]})[:5],
         "unexpected_closes": sum(r["unexpected_closes"] for r in rounds),
+        "pings_answered": sum(r.get("pings_answered", 0) for r in rounds),
         "rate": round(sum(r["rate"] for r in rounds) / max(1, len(rounds))),
         "server_cpu_ms_per_msg": ms(
             sum(r["server_cpu_seconds"] for r in rounds) * 1000 / max(1, sent)

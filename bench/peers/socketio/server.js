@@ -23,7 +23,8 @@
 // With REDIS_URL the server uses @socket.io/redis-adapter, so rooms span processes.
 //
 // Environment: HOST, PORT, DATABASE_URL (PostgreSQL), SECRET_KEY, REDIS_URL (optional),
-// REDIS_PREFIX, CHAT_RATE_LIMIT ("20/10"), DATABASE_POOL_MAX_SIZE (10), CHAT_WRITES.
+// REDIS_PREFIX, CHAT_RATE_LIMIT ("20/10"), DATABASE_POOL_MAX_SIZE (10), CHAT_WRITES,
+// PING_INTERVAL_MS (20000).
 "use strict";
 
 const http = require("node:http");
@@ -224,7 +225,7 @@ const io = new Server(httpServer, {
   serveClient: false,
   // uvicorn's WebSocket keep-alive defaults (20 s ping, 20 s timeout), so both servers
   // ping alike.
-  pingInterval: 20_000,
+  pingInterval: Number(process.env.PING_INTERVAL_MS || 20_000),
   pingTimeout: 20_000,
   maxHttpBufferSize: 1024 * 1024, // SkillLink's server refuses frames above 1 MiB too
   perMessageDeflate: false, // SkillLink's server turns it off as well
