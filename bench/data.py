@@ -150,8 +150,8 @@ def credits_give(learners: list) -> str:
             username=name, email="staff@bench.example", password=None
         )
         for learner in learners:
-            adjust(user=learner, amount=100, reason="Benchmark learner", actor=actor)
-        return f"{len(learners)} learners given 100 credits each (credits_adjust)"
+            adjust(user=learner, amount=1000, reason="Benchmark learner", actor=actor)
+        return f"{len(learners)} learners given 1,000 credits each (credits_adjust)"
     for learner in learners:
         signup(user=learner)
     return f"{len(learners)} learners given the sign-up grant (credits_grant_signup)"
