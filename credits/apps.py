@@ -1,4 +1,15 @@
 from django.apps import AppConfig
+from django.conf import settings
+from django.db.models.signals import post_save
+
+
+def grant_signup_credits(sender, instance, created: bool, raw: bool = False, **kwargs) -> None:
+    """Every new user gets an account and the sign-up grant, in the transaction that
+    created the user (a failed grant undoes the registration). Fixtures (``raw``) skip it."""
+    if created and not raw:
+        from credits.services import credits_grant_signup
+
+        credits_grant_signup(user=instance)
 
 
 class CreditsConfig(AppConfig):
@@ -6,8 +17,6 @@ class CreditsConfig(AppConfig):
     verbose_name = "Credits and ratings"
 
     def ready(self) -> None:
-        from django.db.models.signals import post_save
-
         from accounts.models import TeacherSkill
         from credits.services import teacher_skill_score_on_save
 
@@ -17,4 +26,12 @@ class CreditsConfig(AppConfig):
             teacher_skill_score_on_save,
             sender=TeacherSkill,
             dispatch_uid="credits.teacher_skill_score",
+        )
+        # A receiver, not a call in accounts.services.user_register: accounts may not import
+        # credits (apps depend one way), and users are also created by createsuperuser, the
+        # admin, seed_demo and tests; the receiver covers every one of those paths.
+        post_save.connect(
+            grant_signup_credits,
+            sender=settings.AUTH_USER_MODEL,
+            dispatch_uid="credits.grant_signup_credits",
         )

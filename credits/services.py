@@ -1,13 +1,20 @@
-"""Writes for credits: ratings and the ranking score they move."""
+"""Writes for credits: ratings and the ranking score they move, and the credit ledger
+(only these functions write it)."""
 
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import F, OuterRef, Subquery
+from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import notification_send, teacher_skill_scores_set
-from credits.models import Rating, TeacherRating
+from credits.models import Account, Hold, LedgerEntry, Rating, TeacherRating, Transfer
 from credits.selectors import NEW_TEACHER_SCORE, teacher_score
-from skilllink.errors import Conflict, ValidationFailed
+from skilllink.errors import AppError, Conflict, Forbidden, ValidationFailed
 from skilllink.text import text_clean
 
 
@@ -78,3 +85,369 @@ def teacher_skill_score_on_save(*, sender, instance, raw: bool = False, **kwargs
     teacher, in admin) takes its teacher's score."""
     if not raw:
         teacher_skill_scores_store(teacher_id=instance.teacher_id)
+
+
+# --- The credit ledger -------------------------------------------------------------------
+#
+# Every function below is atomic on its own and joins the caller's transaction when there
+# is one (the booking transitions call them inside theirs). Rows are locked in one order
+# everywhere, so two transactions never wait on each other in a cycle:
+#     the booking's Hold row (release, settle)  ->  user accounts by ascending primary key.
+# The escrow and platform accounts are never locked nor updated (their balances are not
+# stored), so holds and grants for different users never wait on each other.
+# ``now`` (default: the current time) is the moment a transfer records; the booking
+# transitions pass theirs, so the ledger and the booking's timeline agree.
+
+
+def insufficient_credits(*, needed: int, available: int) -> AppError:
+    return AppError(
+        f"This needs {needed} credits and {available} are available.",
+        code="insufficient_credits",
+        status=402,
+    )
+
+
+class LedgerUnbalanced(Exception):
+    """A transfer whose entries do not net to zero: a bug in the caller, never user input."""
+
+
+def _system_account(kind: str) -> Account:
+    # get_or_create: the migration opens both, but a test flush (TransactionTestCase)
+    # empties the table; the unique constraint settles a race between two creators.
+    account, _ = Account.objects.get_or_create(kind=kind)
+    return account
+
+
+def _accounts_locked(users: list[User]) -> dict[int, Account]:
+    """The users' accounts by user id, locked in ascending primary-key order (an account
+    missing for a user, e.g. one bulk-created by a script, is opened with nothing in it)."""
+    user_ids = {user.pk for user in users}
+
+    def lock() -> dict[int, Account]:
+        rows = Account.objects.select_for_update().filter(user_id__in=user_ids).order_by("pk")
+        return {account.user_id: account for account in rows}
+
+    accounts = lock()
+    if len(accounts) < len(user_ids):
+        for user_id in sorted(user_ids - accounts.keys()):
+            Account.objects.get_or_create(user_id=user_id, defaults={"kind": Account.Kind.USER})
+        accounts = lock()
+    return accounts
+
+
+# Far above any real amount, far below the 64-bit columns' limit.
+MAX_AMOUNT = 10**9
+
+
+def _whole(amount: object) -> bool:
+    """A whole number of credits (not a bool) within ``MAX_AMOUNT`` either way."""
+    return isinstance(amount, int) and not isinstance(amount, bool) and abs(amount) <= MAX_AMOUNT
+
+
+def _check_booking_id(booking_id: object) -> None:
+    if (
+        isinstance(booking_id, bool)
+        or not isinstance(booking_id, int)
+        or not 0 < booking_id < 2**63
+    ):
+        raise ValidationFailed("A booking id is a positive whole number.")
+
+
+def _transfer_record(
+    *,
+    kind: str,
+    idempotency_key: str,
+    legs: list[tuple[Account, int]],
+    booking_id: int | None = None,
+    reason: str = "",
+    actor: User | None = None,
+    held_changes: dict[int, int] | None = None,
+    now: datetime | None = None,
+) -> Transfer:
+    """Write one transfer with its entries and move the stored balances of user accounts.
+
+    Preconditions: inside a transaction, every user account in ``legs`` (and in
+    ``held_changes``, account pk -> change of ``held``) locked by the caller, and the
+    balances checked. Refuses (``LedgerUnbalanced``) legs that do not net to zero.
+    """
+    legs = [(account, amount) for account, amount in legs if amount]
+    if sum(amount for _, amount in legs) != 0 or len({a.pk for a, _ in legs}) != len(legs):
+        raise LedgerUnbalanced(f"{kind} transfer legs must net to zero: {legs!r}")
+    transfer = Transfer.objects.create(
+        kind=kind,
+        idempotency_key=idempotency_key,
+        booking_id=booking_id,
+        reason=reason[:500],
+        actor=actor,
+        created_at=now or timezone.now(),
+    )
+    LedgerEntry.objects.bulk_create(
+        [LedgerEntry(transfer=transfer, account=account, amount=amount) for account, amount in legs]
+    )
+    changes: dict[int, dict[str, int]] = {}
+    for account, amount in legs:
+        if account.kind == Account.Kind.USER:
+            changes.setdefault(account.pk, {"available": 0, "held": 0})["available"] += amount
+    for account_pk, change in (held_changes or {}).items():
+        changes.setdefault(account_pk, {"available": 0, "held": 0})["held"] += change
+    for account_pk, change in changes.items():
+        Account.objects.filter(pk=account_pk).update(
+            available=F("available") + change["available"], held=F("held") + change["held"]
+        )
+    return transfer
+
+
+def _existing_transfer(idempotency_key: str) -> Transfer | None:
+    return Transfer.objects.filter(idempotency_key=idempotency_key).first()
+
+
+@transaction.atomic
+def credits_grant_signup(*, user: User, now: datetime | None = None) -> Transfer | None:
+    """Open ``user``'s account and grant ``CREDITS_SIGNUP_GRANT`` from the platform, once per
+    user (later calls return the first grant). None when the grant is set to 0."""
+    account = _accounts_locked([user])[user.pk]
+    key = f"signup:{user.pk}"
+    existing = _existing_transfer(key)
+    amount = settings.CREDITS_SIGNUP_GRANT
+    if existing is not None or amount <= 0:
+        return existing
+    platform = _system_account(Account.Kind.PLATFORM)
+    return _transfer_record(
+        kind=Transfer.Kind.GRANT,
+        idempotency_key=key,
+        legs=[(platform, -amount), (account, amount)],
+        reason=f"Every new account starts with {amount} credits.",
+        now=now,
+    )
+
+
+@transaction.atomic
+def credits_hold(
+    *,
+    user: User,
+    amount: int,
+    booking_id: int,
+    reason: str = "",
+    actor: User | None = None,
+    now: datetime | None = None,
+) -> Transfer | None:
+    """Move ``amount`` of ``user``'s available credits into escrow for ``booking_id``.
+
+    Raises ``AppError`` 402 ``insufficient_credits`` and changes nothing when fewer are
+    available. Once per booking: calling again for the same booking, user and amount
+    returns the first hold; a different user or amount is a ``Conflict``. An amount of 0
+    holds nothing (None).
+    """
+    if not _whole(amount) or amount < 0:
+        raise ValidationFailed("A hold is a whole, non-negative number of credits.")
+    _check_booking_id(booking_id)
+    account = _accounts_locked([user])[user.pk]
+    existing = Hold.objects.filter(booking_id=booking_id).select_related("opened_by").first()
+    if existing is not None:
+        if existing.account_id != account.pk or existing.amount != amount:
+            raise Conflict(
+                f"Booking {booking_id} already holds {existing.amount} credits of another "
+                "user or amount.",
+                code="hold_mismatch",
+            )
+        return existing.opened_by
+    if amount == 0:
+        return None
+    if account.available < amount:
+        raise insufficient_credits(needed=amount, available=account.available)
+    escrow = _system_account(Account.Kind.ESCROW)
+    transfer = _transfer_record(
+        kind=Transfer.Kind.HOLD,
+        idempotency_key=f"booking:{booking_id}:hold",
+        legs=[(account, -amount), (escrow, amount)],
+        booking_id=booking_id,
+        reason=reason,
+        actor=actor,
+        held_changes={account.pk: amount},
+        now=now,
+    )
+    Hold.objects.create(
+        booking_id=booking_id,
+        account=account,
+        amount=amount,
+        opened_by=transfer,
+        created_at=transfer.created_at,
+    )
+    return transfer
+
+
+def _hold_locked(booking_id: int) -> Hold | None:
+    return (
+        Hold.objects.select_for_update(of=("self",))
+        .select_related("account__user", "closed_by")
+        .filter(booking_id=booking_id)
+        .first()
+    )
+
+
+def _hold_return(
+    hold: Hold, *, account: Account, reason: str, actor: User | None, now: datetime | None
+) -> Transfer:
+    """Escrow -> the learner, the whole hold (the caller holds the locks)."""
+    escrow = _system_account(Account.Kind.ESCROW)
+    transfer = _transfer_record(
+        kind=Transfer.Kind.RELEASE,
+        idempotency_key=f"booking:{hold.booking_id}:release",
+        legs=[(escrow, -hold.amount), (account, hold.amount)],
+        booking_id=hold.booking_id,
+        reason=reason,
+        actor=actor,
+        held_changes={account.pk: -hold.amount},
+        now=now,
+    )
+    hold.closed_by = transfer
+    hold.closed_at = transfer.created_at
+    hold.save(update_fields=["closed_by", "closed_at"])
+    return transfer
+
+
+@transaction.atomic
+def credits_release(
+    *,
+    booking_id: int,
+    reason: str = "",
+    actor: User | None = None,
+    now: datetime | None = None,
+) -> Transfer | None:
+    """Return the whole hold of ``booking_id`` to its learner (decline, cancel, expiry,
+    teacher no-show, nobody came).
+
+    Idempotent: a hold is closed once; later calls (and a settlement after it) return the
+    transfer that closed it. None when the booking holds nothing.
+    """
+    _check_booking_id(booking_id)
+    hold = _hold_locked(booking_id)
+    if hold is None:
+        return None
+    if not hold.is_open:
+        return hold.closed_by
+    account = _accounts_locked([hold.account.user])[hold.account.user_id]
+    return _hold_return(hold, account=account, reason=reason, actor=actor, now=now)
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """What ``credits_settle`` did: the transfer that closed the hold, the payment (None when
+    nothing was paid) and the amounts. ``already`` is True when an earlier call did it."""
+
+    release: Transfer
+    payment: Transfer | None
+    paid: int
+    returned: int
+    already: bool
+
+
+@transaction.atomic
+def credits_settle(
+    *,
+    booking_id: int,
+    payer: User,
+    payee: User,
+    paid_amount: int,
+    reason: str = "",
+    actor: User | None = None,
+    now: datetime | None = None,
+) -> Settlement | None:
+    """Close the hold of ``booking_id``: ``payee`` is paid ``paid_amount`` credits (capped
+    at the hold) and the rest returns to ``payer``.
+
+    Written as two transfers in one transaction: the hold returns to the payer
+    (``release``), then the payer pays the payee (``payment``), so both people's histories
+    show the payment. Idempotent: the first settlement (or release) wins and later calls
+    return it with ``already=True``. None when the booking holds nothing.
+    """
+    if not _whole(paid_amount) or paid_amount < 0:
+        raise ValidationFailed("A payment is a whole, non-negative number of credits.")
+    if payer.pk == payee.pk:
+        raise ValidationFailed("A learner cannot pay themselves.")
+    _check_booking_id(booking_id)
+    hold = _hold_locked(booking_id)
+    if hold is None:
+        return None
+    if hold.account.user_id != payer.pk:
+        raise Conflict(f"Booking {booking_id}'s hold is not {payer}'s.", code="hold_mismatch")
+    if not hold.is_open:
+        payment = _existing_transfer(f"booking:{booking_id}:payment")
+        paid = 0
+        if payment is not None:
+            paid = payment.entries.filter(amount__gt=0).values_list("amount", flat=True).get()
+        return Settlement(
+            release=hold.closed_by,
+            payment=payment,
+            paid=paid,
+            returned=hold.amount - paid,
+            already=True,
+        )
+    paid = min(paid_amount, hold.amount)
+    accounts = _accounts_locked([payer, payee])
+    release = _hold_return(hold, account=accounts[payer.pk], reason=reason, actor=actor, now=now)
+    payment = None
+    if paid:
+        payment = _transfer_record(
+            kind=Transfer.Kind.PAYMENT,
+            idempotency_key=f"booking:{booking_id}:payment",
+            legs=[(accounts[payer.pk], -paid), (accounts[payee.pk], paid)],
+            booking_id=booking_id,
+            reason=reason,
+            actor=actor,
+            now=release.created_at,
+        )
+    return Settlement(
+        release=release, payment=payment, paid=paid, returned=hold.amount - paid, already=False
+    )
+
+
+@transaction.atomic
+def credits_adjust(
+    *,
+    user: User,
+    amount: int,
+    reason: str,
+    actor: User,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> Transfer:
+    """Staff add (amount > 0) or take (amount < 0) credits, with a reason, against the
+    platform account. Taking more than is available is refused (402) and changes nothing.
+    ``idempotency_key`` (e.g. one per rendered admin form) makes a resubmission a no-op.
+    """
+    if not (actor.is_active and actor.is_staff and actor.has_perm("credits.adjust_credits")):
+        raise Forbidden("Only staff with the adjust-credits permission adjust balances.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed("Give a reason.", fields={"reason": ["Give a reason."]})
+    if len(reason) > 500:
+        raise ValidationFailed(
+            "Keep the reason under 500 characters.", fields={"reason": ["Too long."]}
+        )
+    if not _whole(amount) or amount == 0:
+        raise ValidationFailed(
+            "Give a whole, non-zero number of credits.",
+            fields={"amount": ["Give a whole, non-zero number of credits."]},
+        )
+    if idempotency_key is not None and not 0 < len(idempotency_key) <= 80:
+        raise ValidationFailed("An idempotency key has 1 to 80 characters.")
+    account = _accounts_locked([user])[user.pk]
+    key = f"adjust:{idempotency_key or uuid.uuid4().hex}"
+    existing = _existing_transfer(key)
+    if existing is not None:
+        leg = existing.entries.filter(account=account).values_list("amount", flat=True).first()
+        if existing.kind != Transfer.Kind.ADJUSTMENT or leg != amount:
+            raise Conflict("That idempotency key was used for another adjustment.")
+        return existing
+    if account.available + amount < 0:
+        raise insufficient_credits(needed=-amount, available=account.available)
+    platform = _system_account(Account.Kind.PLATFORM)
+    return _transfer_record(
+        kind=Transfer.Kind.ADJUSTMENT,
+        idempotency_key=key,
+        legs=[(platform, -amount), (account, amount)],
+        reason=reason,
+        actor=actor,
+        now=now,
+    )

@@ -109,12 +109,18 @@ ROOM_GRACE_MINUTES = env.int("ROOM_GRACE_MINUTES", default=15)
 # How far ahead slots, weekly repeats and match windows may reach.
 BOOKING_HORIZON_DAYS = env.int("BOOKING_HORIZON_DAYS", default=365)
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+# Credits: a session costs this many credits per booked minute; every new account is
+# granted CREDITS_SIGNUP_GRANT credits by the platform.
+CREDITS_PER_MINUTE = env.int("CREDITS_PER_MINUTE", default=1)
+CREDITS_SIGNUP_GRANT = env.int("CREDITS_SIGNUP_GRANT", default=120)
 # -----------------------------------------------------------------------------
 
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
     SECRET_KEY = "insecure-development-key-only-used-when-DEBUG-is-on"
+if CREDITS_PER_MINUTE < 0 or CREDITS_SIGNUP_GRANT < 0:
+    raise ImproperlyConfigured("CREDITS_PER_MINUTE and CREDITS_SIGNUP_GRANT cannot be negative.")
 if not isinstance(SKILLLINK_ICE_SERVERS, list):
     raise ImproperlyConfigured("SKILLLINK_ICE_SERVERS must be a JSON list.")
 

@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("meetings.urls")),
     path("", include("scheduling.urls")),
+    path("", include("credits.urls")),
     path("", include("assistant.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("accounts.api_urls")),

@@ -77,3 +77,8 @@ def make_slot(teacher, *, start=None, minutes: int = 60, skill_slug: str | None 
         skill_slug=skill_slug,
         now=now,
     )
+
+
+def make_staff(*, superuser: bool = True, **kwargs) -> User:
+    """A staff member; a superuser (every permission, e.g. adjusting credits) unless told."""
+    return make_user(is_staff=True, is_superuser=superuser, **kwargs)

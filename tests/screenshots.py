@@ -33,6 +33,7 @@ LOGGED_IN_PAGES = {
     "dashboard": "/dashboard/",
     "profile": "/accounts/profile/",
     "notifications": "/notifications/",
+    "credits": "/credits/",
     "assistant": "/assistant/",
     "api-docs": "/api/docs/",
 }
@@ -58,13 +59,18 @@ def prepare_database(path: Path) -> str:
     import django
 
     django.setup()
+    from django.conf import settings
     from django.core.management import call_command
 
     from accounts.models import Notification, User
     from accounts.services import notification_send
 
     call_command("migrate", verbosity=0, interactive=False)
+    # Granted below, a month back, so the history reads in order.
+    grant, settings.CREDITS_SIGNUP_GRANT = settings.CREDITS_SIGNUP_GRANT, 0
     call_command("seed_demo", verbosity=0)
+    settings.CREDITS_SIGNUP_GRANT = grant
+    credit_history()
     ada = User.objects.get(username="ada")
     for kind, title, body, link in NOTIFICATIONS:
         notification_send(user=ada, kind=kind, title=title, body=body, url=link)
@@ -72,6 +78,49 @@ def prepare_database(path: Path) -> str:
     first = Notification.objects.filter(user=ada).order_by("pk").first()
     Notification.objects.filter(pk=first.pk).update(read_at=first.created_at)
     return url
+
+
+def credit_history() -> None:
+    """A few weeks of credits for ada (teaching noah and maya), so the Credits page has a
+    history and a chart: the ledger writes only the present, so each transfer is given its
+    moment. Booking ids are made up (their session links lead nowhere here)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.models import User
+    from credits.services import (
+        credits_adjust,
+        credits_grant_signup,
+        credits_hold,
+        credits_settle,
+    )
+
+    ada, noah, maya = (User.objects.get(username=n) for n in ("ada", "noah", "maya"))
+    admin = User.objects.get(username="admin")
+    now = timezone.now()
+    for user in User.objects.all():
+        credits_grant_signup(user=user, now=now - timedelta(days=30))
+    sessions = [(noah, 24, 60, 45), (maya, 17, 60, 60), (noah, 11, 60, 52), (maya, 4, 60, 0)]
+    for n, (learner, days_ago, booked, attended) in enumerate(sessions, start=9000):
+        start = now - timedelta(days=days_ago)
+        credits_hold(user=learner, amount=booked, booking_id=n, now=start - timedelta(days=1))
+        credits_settle(
+            booking_id=n,
+            payer=learner,
+            payee=ada,
+            paid_amount=attended,
+            reason=f"{attended} minutes attended" if attended else "The teacher did not come",
+            now=start + timedelta(minutes=booked + 15),
+        )
+    credits_adjust(
+        user=ada,
+        amount=20,
+        reason="Thanks for testing the new room",
+        actor=admin,
+        now=now - timedelta(days=2),
+    )
+    credits_hold(user=maya, amount=60, booking_id=9100, now=now - timedelta(hours=3))
 
 
 def main() -> int:
