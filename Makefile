@@ -64,7 +64,7 @@ test-fast: venv assets lint
 	DEBUG=1 $(BIN)/pytest -m "not slow"
 
 # Benchmarks (never part of `make test`): one report, bench/README.md + bench/results.json.
-# Run `make bench` on a quiet machine (15-20 min); `make bench-quick` (< 2 min) fails on a
+# Run `make bench` on a quiet machine (about 12 min); `make bench-quick` (< 2 min) fails on a
 # lost message, an error or a double booking and prints the ratios to the Socket.IO peer.
 bench: venv assets bench-peer
 	DEBUG=1 $(BIN)/python -m bench.report

@@ -147,13 +147,15 @@ def credits_give(learners: list) -> str:
 
         name = f"bench-staff-{os.getpid()}"
         actor = User.objects.filter(username=name).first() or User.objects.create_superuser(
-            username=name, email="staff@bench.example", password=None
+            username=name, email=f"{name}@bench.example", password=None
         )
-        for learner in learners:
-            adjust(user=learner, amount=1000, reason="Benchmark learner", actor=actor)
+        with transaction.atomic():  # one commit for all (each adjustment is a savepoint)
+            for learner in learners:
+                adjust(user=learner, amount=1000, reason="Benchmark learner", actor=actor)
         return f"{len(learners)} learners given 1,000 credits each (credits_adjust)"
-    for learner in learners:
-        signup(user=learner)
+    with transaction.atomic():
+        for learner in learners:
+            signup(user=learner)
     return f"{len(learners)} learners given the sign-up grant (credits_grant_signup)"
 
 

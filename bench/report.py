@@ -471,7 +471,7 @@ the same run hold better than absolute times.
 
 ## Running it
 
-- `make bench`: everything, full size (about 15-20 minutes on a quiet machine); writes
+- `make bench`: everything, full size (about 10-12 minutes); writes
   this file and `bench/results.json`. Run it when nothing else runs.
 - `make bench-quick`: every benchmark reduced (under 2 minutes), prints the side-by-side
   table, fails on a lost message, an error or a double booking; writes nothing. `.ci/run`
