@@ -218,9 +218,9 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.json).write_text(
             json.dumps(
                 {
-                    "results": [
+                    "results": [  # percentiles, not the samples (results.json stays small)
                         {
-                            **r.to_json(),
+                            **{k: v for k, v in r.to_json().items() if k != "samples_ms"},
                             "n": r.n,
                             "p50": r.p(50),
                             "p95": r.p(95),
