@@ -55,6 +55,10 @@ class NotificationConsumer(JsonSocketConsumer):
     async def notification_unread(self, event):
         await self.send_json({"type": "unread", "count": event["count"]})
 
+    async def credits_changed(self, event):
+        # The header's balance (and the Credits page) update live.
+        await self.send_json({"type": "credits", "credits": event["credits"]})
+
     async def booking_updated(self, event):
         # Pages showing sessions (dashboard, "My sessions", a session's page) update live.
         await self.send_json({"type": "booking", "booking": event["booking"]})

@@ -44,6 +44,11 @@ class TeacherRating(models.Model):
     )
     count = models.PositiveIntegerField(default=0)
     total = models.PositiveIntegerField(default=0)
+    # Reliability: sessions taught (both came), sessions the teacher missed, and sessions
+    # the teacher cancelled within 24 hours of their start.
+    sessions_taught = models.PositiveIntegerField(default=0)
+    no_shows = models.PositiveIntegerField(default=0)
+    late_cancels = models.PositiveIntegerField(default=0)
     # credits.selectors.teacher_score of the totals: written with them, never computed in SQL.
     score = models.FloatField()
 

@@ -26,9 +26,37 @@ PRIOR_WEIGHT = 5
 PRIOR_MEAN = 3.5
 
 
-def teacher_score(*, count: int, total: int) -> float:
-    """The ranking score of a teacher with ``count`` ratings adding up to ``total`` stars."""
-    return (PRIOR_WEIGHT * PRIOR_MEAN + total) / (PRIOR_WEIGHT + count)
+# Reliability: every teacher starts with RELIABILITY_PRIOR imaginary sessions taught; a
+# session they did not come to counts as one missed, a cancellation within 24 hours of the
+# start as half of one. reliability = (taught + prior) / (taught + missed + prior), in
+# (0, 1], and it multiplies the rating average: one no-show before any session taught
+# costs a fifth of the score (4.5 -> 3.6), one in twenty sessions taught about 4%.
+RELIABILITY_PRIOR = 4
+LATE_CANCEL_WEIGHT = 0.5
+
+
+def teacher_reliability(*, taught: int, no_shows: int, late_cancels: int) -> float:
+    missed = no_shows + LATE_CANCEL_WEIGHT * late_cancels
+    return (taught + RELIABILITY_PRIOR) / (taught + missed + RELIABILITY_PRIOR)
+
+
+def teacher_score(
+    *, count: int, total: int, taught: int = 0, no_shows: int = 0, late_cancels: int = 0
+) -> float:
+    """The ranking score of a teacher with ``count`` ratings adding up to ``total`` stars
+    (a Bayesian average), times their reliability. The one definition: stored, never
+    computed in SQL."""
+    average = (PRIOR_WEIGHT * PRIOR_MEAN + total) / (PRIOR_WEIGHT + count)
+    return average * teacher_reliability(
+        taught=taught, no_shows=no_shows, late_cancels=late_cancels
+    )
+
+
+def reliability_shown(*, taught: int, no_shows: int, late_cancels: int) -> int | None:
+    """The reliability a learner sees on a card: the percent of the teacher's sessions they
+    kept (taught, rather than missed or cancelled late), or None without any history."""
+    kept_or_not = taught + no_shows + late_cancels
+    return None if kept_or_not == 0 else round(100 * taught / kept_or_not)
 
 
 NEW_TEACHER_SCORE = teacher_score(count=0, total=0)
@@ -46,11 +74,13 @@ def teacher_score_of(*, teacher_id: int) -> float:
     return score.first() or NEW_TEACHER_SCORE
 
 
-def rating_summary(*, count: int, total: int) -> dict:
+def rating_summary(*, count: int, total: int, score: float | None = None) -> dict:
+    """``{average, count, score}`` as cards show them; ``score`` is the stored ranking score
+    (ratings and reliability) when known, else the ratings' alone."""
     return {
         "average": round(total / count, 2) if count else None,
         "count": count,
-        "score": round(teacher_score(count=count, total=total), 3),
+        "score": round(teacher_score(count=count, total=total) if score is None else score, 3),
     }
 
 

@@ -15,6 +15,7 @@ from accounts.services import notification_send, teacher_skill_scores_set
 from credits.models import Account, Hold, LedgerEntry, Rating, TeacherRating, Transfer
 from credits.selectors import NEW_TEACHER_SCORE, teacher_score
 from skilllink.errors import AppError, Conflict, Forbidden, ValidationFailed
+from skilllink.realtime import send_on_commit, user_group
 from skilllink.text import text_clean
 
 
@@ -50,14 +51,10 @@ def rating_record(
             )
     except IntegrityError:
         raise Conflict("You have already rated this session.", code="already_rated") from None
-    summary, _ = TeacherRating.objects.select_for_update().get_or_create(
-        teacher=teacher, defaults={"score": NEW_TEACHER_SCORE}
-    )
+    summary = _teacher_summary_locked(teacher)
     summary.count += 1
     summary.total += stars
-    summary.score = teacher_score(count=summary.count, total=summary.total)
-    summary.save(update_fields=["count", "total", "score"])
-    teacher_skill_scores_set(teacher_id=teacher.pk, score=summary.score)
+    _teacher_score_store(summary)
     notification_send(
         user=teacher,
         kind="rating.received",
@@ -66,6 +63,44 @@ def rating_record(
         url=url,
     )
     return rating
+
+
+def _teacher_summary_locked(teacher: User) -> TeacherRating:
+    summary, _ = TeacherRating.objects.select_for_update().get_or_create(
+        teacher=teacher, defaults={"score": NEW_TEACHER_SCORE}
+    )
+    return summary
+
+
+def _teacher_score_store(summary: TeacherRating) -> None:
+    """Save the teacher's totals with the score they give, and copy it to their skills."""
+    summary.score = teacher_score(
+        count=summary.count,
+        total=summary.total,
+        taught=summary.sessions_taught,
+        no_shows=summary.no_shows,
+        late_cancels=summary.late_cancels,
+    )
+    summary.save()
+    teacher_skill_scores_set(teacher_id=summary.teacher_id, score=summary.score)
+
+
+RELIABILITY_EVENTS = {
+    "taught": "sessions_taught",
+    "no_show": "no_shows",
+    "late_cancel": "late_cancels",
+}
+
+
+def teacher_reliability_record(*, teacher: User, event: str) -> TeacherRating:
+    """Count a session the teacher ``taught``, missed (``no_show``) or cancelled within 24
+    hours of its start (``late_cancel``), and move their score. Precondition: called by the
+    booking move that establishes it, once, in its transaction."""
+    summary = _teacher_summary_locked(teacher)
+    field = RELIABILITY_EVENTS[event]
+    setattr(summary, field, getattr(summary, field) + 1)
+    _teacher_score_store(summary)
+    return summary
 
 
 def teacher_skill_scores_store(*, teacher_id: int | None = None) -> int:
@@ -190,10 +225,28 @@ def _transfer_record(
             changes.setdefault(account.pk, {"available": 0, "held": 0})["available"] += amount
     for account_pk, change in (held_changes or {}).items():
         changes.setdefault(account_pk, {"available": 0, "held": 0})["held"] += change
+    by_pk = {account.pk: account for account, _ in legs}
     for account_pk, change in changes.items():
         Account.objects.filter(pk=account_pk).update(
             available=F("available") + change["available"], held=F("held") + change["held"]
         )
+        account = by_pk.get(account_pk) or Account.objects.get(pk=account_pk)
+        if account.pk in by_pk:  # the caller's locked copy: keep it in step
+            account.available += change["available"]
+            account.held += change["held"]
+        if account.user_id is not None:
+            # The header's balance updates live (after commit; never if it rolls back).
+            send_on_commit(
+                user_group(account.user_id),
+                {
+                    "type": "credits.changed",
+                    "credits": {
+                        "balance": account.available + account.held,
+                        "held": account.held,
+                        "available": account.available,
+                    },
+                },
+            )
     return transfer
 
 

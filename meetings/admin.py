@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from meetings.models import ChatMessage, RoomVisit
+from meetings.models import ChatMessage
 
 
 @admin.register(ChatMessage)
@@ -15,12 +15,3 @@ class ChatMessageAdmin(admin.ModelAdmin):
     @admin.display(description="text")
     def short_text(self, obj):
         return obj.text[:80]
-
-
-@admin.register(RoomVisit)
-class RoomVisitAdmin(admin.ModelAdmin):
-    list_display = ["booking", "user", "joined_at", "left_at"]
-    list_filter = ["joined_at", ("left_at", admin.EmptyFieldListFilter)]
-    search_fields = ["user__username", "booking__id"]
-    list_select_related = ["user", "booking"]
-    raw_id_fields = ["booking", "user"]

@@ -23,6 +23,7 @@ from assistant import selectors as assistant_selectors
 from assistant.services import room as assistant_room
 from meetings import selectors, services
 from meetings.chat_writer import chat_writer
+from scheduling.attendance import room_connections
 from scheduling.rules import room_access
 from scheduling.transitions import booking_complete
 from skilllink.errors import AppError
@@ -125,9 +126,7 @@ class RoomConsumer(JsonSocketConsumer):
         await self._broadcast_presence()
 
     async def _broadcast_presence(self):
-        connections = await database_sync_to_async(selectors.room_connections)(
-            booking_id=self.booking_id
-        )
+        connections = await database_sync_to_async(room_connections)(booking_id=self.booking_id)
         await group_send(
             self.group,
             {

@@ -21,32 +21,3 @@ class ChatMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sender}: {self.text[:40]}"
-
-
-class RoomVisit(models.Model):
-    """One participant's time in the room through one connection (join and leave times).
-
-    Presence is read from open visits, so it holds across server processes.
-    """
-
-    booking = models.ForeignKey(
-        "scheduling.Booking", on_delete=models.CASCADE, related_name="room_visits"
-    )
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="room_visits"
-    )
-    joined_at = models.DateTimeField(default=timezone.now)
-    left_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["joined_at", "id"]
-        indexes = [
-            models.Index(
-                fields=["booking", "user"],
-                condition=models.Q(left_at__isnull=True),
-                name="visit_open",
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.user} in booking {self.booking_id} from {self.joined_at:%H:%M}"

@@ -1,10 +1,9 @@
 """Reads for meetings: chat history and who is in the room."""
 
-from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from meetings.models import ChatMessage, RoomVisit
+from meetings.models import ChatMessage
 
 # How much of a session's chat any reader gets: the room on joining, the API, the session
 # page (the newest this many, oldest first). A session's chat rarely comes near it: at the
@@ -72,14 +71,3 @@ def chat_history_after(
         .order_by("pk")[:limit]
     )
     return [chat_message_payload(m) for m in rows]
-
-
-def room_connections(*, booking_id: int) -> dict[int, int]:
-    """Open visits (sockets) per user in the room."""
-    return dict(
-        Counter(
-            RoomVisit.objects.filter(booking_id=booking_id, left_at__isnull=True).values_list(
-                "user_id", flat=True
-            )
-        )
-    )

@@ -5,12 +5,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from accounts.models import User
-from meetings.models import ChatMessage, RoomVisit
-from scheduling.models import Booking
+from meetings.models import ChatMessage
+from scheduling.attendance import visit_close
+from scheduling.models import Booking, RoomVisit
 from scheduling.transitions import booking_join
 from skilllink.ratelimit import parse_rate, rate_limit_hit_local
 from skilllink.text import text_clean
@@ -25,22 +26,18 @@ CHAT_TABLE = ChatMessage._meta.db_table
 def room_enter(
     *, user: User, booking_id: int, now: datetime | None = None
 ) -> tuple[Booking, RoomVisit]:
-    """A participant enters: the ``join`` move (first join starts the session) and a visit row.
+    """A participant's socket enters: the ``join`` move (the first join starts the session),
+    which opens this connection's visit (attendance, ``scheduling.attendance``).
 
     ``NotFound`` for strangers, 403 ``room_closed`` outside the window or state
     (``scheduling.rules.room_access``).
     """
-    now = now or timezone.now()
-    with transaction.atomic():
-        booking = booking_join(booking_id=booking_id, user=user, now=now)
-        visit = RoomVisit.objects.create(booking=booking, user=user, joined_at=now)
-    return booking, visit
+    booking = booking_join(booking_id=booking_id, user=user, now=now or timezone.now())
+    return booking, booking.visit
 
 
 def room_leave(*, visit_id: int, now: datetime | None = None) -> None:
-    RoomVisit.objects.filter(pk=visit_id, left_at__isnull=True).update(
-        left_at=now or timezone.now()
-    )
+    visit_close(visit_id=visit_id, now=now)
 
 
 def chat_clean_text(text: object) -> str:

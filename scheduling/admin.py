@@ -1,6 +1,13 @@
 from django.contrib import admin
 
-from scheduling.models import AvailabilitySlot, Booking, BookingEvent, CalendarFeed, MatchRequest
+from scheduling.models import (
+    AvailabilitySlot,
+    Booking,
+    BookingEvent,
+    CalendarFeed,
+    MatchRequest,
+    RoomVisit,
+)
 
 
 @admin.register(AvailabilitySlot)
@@ -69,3 +76,12 @@ class CalendarFeedAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(RoomVisit)
+class RoomVisitAdmin(admin.ModelAdmin):
+    list_display = ["booking", "user", "joined_at", "left_at"]
+    list_filter = ["joined_at", ("left_at", admin.EmptyFieldListFilter)]
+    search_fields = ["user__username", "booking__id"]
+    list_select_related = ["user", "booking"]
+    raw_id_fields = ["booking", "user"]

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.services import subscription_upgrade
-from credits.selectors import rating_summary
+from credits.selectors import credits_for_bookings, credits_price, rating_summary
 from scheduling import selectors, transitions
 from scheduling.models import Booking
 from scheduling.payloads import booking_payload, slot_payload
@@ -77,8 +77,17 @@ class BookingSerializer(serializers.Serializer):
     accepted_at = serializers.DateTimeField(allow_null=True)
     started_at = serializers.DateTimeField(allow_null=True)
     ended_at = serializers.DateTimeField(allow_null=True)
-    duration_seconds = serializers.IntegerField(allow_null=True)
+    duration_seconds = serializers.IntegerField(
+        allow_null=True, help_text="Seconds both were in the room, once it ended."
+    )
     counts_for_quota = serializers.BooleanField()
+    absent = serializers.CharField(
+        allow_null=True,
+        help_text="Who never came (learner, teacher or both), for a session that ended as a "
+        "no-show.",
+    )
+    credits_held = serializers.IntegerField(help_text="Credits in escrow for it now.")
+    credits_paid = serializers.IntegerField(help_text="Credits its teacher was paid.")
     actions = serializers.ListField(
         child=serializers.ChoiceField(choices=list(ACTIONS)),
         help_text="What you may do with it now: accept, decline, cancel, join, complete, rate.",
@@ -269,6 +278,12 @@ class TeacherSerializer(serializers.Serializer):
         },
     )
     next_open_slot = serializers.DateTimeField(allow_null=True)
+    sessions_taught = serializers.IntegerField()
+    reliability = serializers.IntegerField(
+        allow_null=True,
+        help_text="Percent of their sessions the teacher kept (null without history).",
+    )
+    price_per_hour = serializers.IntegerField(help_text="Credits an hour of session costs.")
 
 
 def teacher_payload(teacher: selectors.TeacherCard) -> dict:
@@ -281,8 +296,13 @@ def teacher_payload(teacher: selectors.TeacherCard) -> dict:
             {"slug": ts.slug, "name": ts.name, "level": ts.level, "blurb": ts.blurb}
             for ts in teacher.skills
         ],
-        "rating": rating_summary(count=teacher.rating_count, total=teacher.rating_total),
+        "rating": rating_summary(
+            count=teacher.rating_count, total=teacher.rating_total, score=teacher.score
+        ),
         "next_open_slot": teacher.next_open_slot.isoformat() if teacher.next_open_slot else None,
+        "sessions_taught": teacher.sessions_taught,
+        "reliability": teacher.reliability,
+        "price_per_hour": credits_price(minutes=60),
     }
 
 
@@ -360,10 +380,7 @@ class BookingListApi(UserZoneMixin, APIView):
         )
         now = timezone.now()
         return Response(
-            [
-                booking_payload(booking, viewer=request.user)
-                for booking in transitions.bookings_apply_due(bookings=items, now=now)
-            ]
+            _booking_payloads(transitions.bookings_apply_due(bookings=items, now=now), request.user)
         )
 
     @extend_schema(
@@ -371,6 +388,7 @@ class BookingListApi(UserZoneMixin, APIView):
         responses={
             201: BookingSerializer,
             400: ErrorSerializer,
+            402: ErrorSerializer,
             403: ErrorSerializer,
             404: ErrorSerializer,
             409: ErrorSerializer,
@@ -390,6 +408,17 @@ class BookingListApi(UserZoneMixin, APIView):
         return Response(
             booking_payload(booking, viewer=request.user), status=status.HTTP_201_CREATED
         )
+
+
+def _booking_payloads(bookings: list[Booking], viewer) -> list[dict]:
+    """Payloads of many bookings with one read of the ledger for all of them."""
+    money = credits_for_bookings(booking_ids=[booking.pk for booking in bookings])
+    return [
+        booking_payload(
+            booking, viewer=viewer, credits=money.get(booking.pk, {"held": 0, "paid": 0})
+        )
+        for booking in bookings
+    ]
 
 
 class BookingDetailApi(UserZoneMixin, APIView):
@@ -452,6 +481,9 @@ class MatchRequestSerializer(serializers.Serializer):
     status = serializers.CharField()
     booking = serializers.IntegerField(allow_null=True)
     created_at = serializers.DateTimeField()
+    reason = serializers.CharField(
+        help_text="Why a pending request still waits (a fitting slot it could not take)."
+    )
 
 
 def match_request_payload(pending) -> dict:
@@ -463,6 +495,7 @@ def match_request_payload(pending) -> dict:
         "status": pending.status,
         "booking": pending.booking_id,
         "created_at": pending.created_at.isoformat(),
+        "reason": pending.reason,
     }
 
 
@@ -484,6 +517,7 @@ class MatchApi(UserZoneMixin, APIView):
                 {"status": serializers.CharField(), "request": MatchRequestSerializer()},
             ),
             400: ErrorSerializer,
+            402: ErrorSerializer,
             403: ErrorSerializer,
         },
         summary="Book the best open slot for a skill in a window, or queue the request",

@@ -119,7 +119,18 @@ class Booking(models.Model):
     )
     reminder_sent_at = models.DateTimeField(null=True, blank=True)
     reason = models.CharField(max_length=500, blank=True)
+    # Seconds both participants were in the room (capped at the booked length): what the
+    # teacher is paid for. Set when the session ends.
     duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+
+    class Absent(models.TextChoices):
+        NOBODY = "", "Both came"
+        LEARNER = "learner", "The learner did not come"
+        TEACHER = "teacher", "The teacher did not come"
+        BOTH = "both", "Nobody came"
+
+    # Who never came, for a session that ended as a no-show.
+    absent = models.CharField(max_length=7, blank=True, choices=Absent.choices, default="")
 
     class Meta:
         ordering = ["start", "id"]
@@ -193,6 +204,9 @@ class MatchRequest(models.Model):
     window_end = models.DateTimeField()
     message = models.TextField(blank=True, max_length=1000)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    # Why a pending request is still waiting, when a fitting slot was found but could not
+    # be taken (not enough credits, say).
+    reason = models.CharField(max_length=300, blank=True)
     booking = models.OneToOneField(
         Booking, null=True, blank=True, on_delete=models.SET_NULL, related_name="match_request"
     )
@@ -232,3 +246,34 @@ class CalendarFeed(models.Model):
 
     def __str__(self) -> str:
         return f"Calendar feed of {self.user}"
+
+
+class RoomVisit(models.Model):
+    """One participant's time in the room through one connection (join and leave times).
+
+    The facts of attendance: presence is read from open visits (so it holds across server
+    processes), and settlement from all of them (a person is present while any of their
+    connections is: several tabs and reconnects count once). Opened by ``booking_join``
+    (the room socket, or the API's ``/join/`` for scripts, whose visit then lasts until
+    the session ends), closed by ``room_leave``.
+    """
+
+    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="room_visits")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="room_visits"
+    )
+    joined_at = models.DateTimeField(default=timezone.now)
+    left_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["joined_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["booking", "user"],
+                condition=models.Q(left_at__isnull=True),
+                name="visit_open",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in booking {self.booking_id} from {self.joined_at:%H:%M}"

@@ -5,7 +5,7 @@ from typing import Any
 from django.utils import timezone
 
 from accounts.models import User
-from credits.selectors import rating_exists
+from credits.selectors import credits_for_bookings, rating_exists
 from scheduling.models import AvailabilitySlot, Booking
 from scheduling.rules import booking_actions
 
@@ -18,7 +18,12 @@ def _skill(skill) -> dict[str, Any] | None:
     return None if skill is None else {"slug": skill.slug, "name": skill.name}
 
 
-def booking_payload(booking: Booking, *, viewer: User | None = None) -> dict[str, Any]:
+def booking_payload(
+    booking: Booking,
+    *,
+    viewer: User | None = None,
+    credits: dict[str, int] | None = None,
+) -> dict[str, Any]:
     """The booking as the API and live pushes show it. For a ``viewer`` (a participant: API
     answers) it adds ``actions``, what they may do now (``scheduling.rules.booking_actions``);
     pushes go to both participants and leave it out."""
@@ -39,7 +44,13 @@ def booking_payload(booking: Booking, *, viewer: User | None = None) -> dict[str
         "ended_at": booking.ended_at.isoformat() if booking.ended_at else None,
         "duration_seconds": booking.duration_seconds,
         "counts_for_quota": booking.counts_for_quota,
+        "absent": booking.absent or None,
     }
+    # What sits in escrow for it and what its teacher was paid (``credits``: the caller
+    # knows them already; else one read of the ledger).
+    money = credits or credits_for_bookings(booking_ids=[booking.pk]).get(booking.pk, {})
+    payload["credits_held"] = money.get("held", 0)
+    payload["credits_paid"] = money.get("paid", 0)
     if viewer is not None:
         rated = (
             booking.status == Booking.Status.COMPLETED

@@ -12,6 +12,7 @@ consumer ask these functions; none of them restates a rule:
 - ``horizon_check``: how far ahead anything may be offered or asked for.
 """
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -21,6 +22,7 @@ from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from accounts.models import Skill, TeacherSkill, User
+from credits.selectors import credits_price
 from scheduling.models import SLOT_MAX_LENGTH, AvailabilitySlot, Booking
 from skilllink.errors import AppError, Conflict, Forbidden
 
@@ -104,7 +106,8 @@ def booking_action_refusal(
         if not is_teacher:
             return Forbidden(f"Only the teacher can {action} a request.")
         if status != S.REQUESTED:
-            return Conflict(f"A {label} session cannot be {action}d.", code="invalid_transition")
+            verb = {"accept": "accepted", "decline": "declined"}[action]
+            return Conflict(f"A {label} session cannot be {verb}.", code="invalid_transition")
         return None
     if action == "cancel":
         if status not in (S.REQUESTED, S.SCHEDULED):
@@ -151,6 +154,15 @@ def booking_actions(
         if booking_action_refusal(action=action, booking=booking, user=user, now=now, rated=rated)
         is None
     )
+
+
+# --- Price -------------------------------------------------------------------------------
+
+
+def session_price(*, start: datetime, end: datetime) -> int:
+    """What a session of [start, end) costs its learner: the booked minutes (rounded up) at
+    ``CREDITS_PER_MINUTE`` (``credits.selectors.credits_price``)."""
+    return credits_price(minutes=math.ceil((end - start).total_seconds() / 60))
 
 
 # --- Automatic moves ----------------------------------------------------------------------

@@ -17,7 +17,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Skill, TeacherSkill, User
-from credits.selectors import teacher_score_field
+from credits.selectors import reliability_shown, teacher_score_field
 from scheduling import sql_reads
 from scheduling.models import SLOT_MAX_LENGTH, AvailabilitySlot, Booking, MatchRequest
 from scheduling.rules import (
@@ -241,8 +241,19 @@ class TeacherCard:
     timezone: str
     rating_count: int
     rating_total: int
+    score: float
+    sessions_taught: int
+    no_shows: int
+    late_cancels: int
     next_open_slot: datetime | None
     skills: tuple[TaughtSkill, ...]
+
+    @property
+    def reliability(self) -> int | None:
+        """Percent of sessions kept (None without history): credits.selectors.reliability_shown."""
+        return reliability_shown(
+            taught=self.sessions_taught, no_shows=self.no_shows, late_cancels=self.late_cancels
+        )
 
     @property
     def pk(self) -> int:
@@ -269,10 +280,24 @@ def _teacher_cards(ids, *, now: datetime, skill_id: int | None = None) -> dict[i
         .annotate(
             rating_count=Coalesce(F("rating_summary__count"), 0),
             rating_total=Coalesce(F("rating_summary__total"), 0),
+            stored_score=teacher_score_field(),
+            taught=Coalesce(F("rating_summary__sessions_taught"), 0),
+            missed=Coalesce(F("rating_summary__no_shows"), 0),
+            cancelled_late=Coalesce(F("rating_summary__late_cancels"), 0),
             next_open_slot=_next_open_slot(now, skill_id),
         )
         .values_list(
-            "pk", "username", "bio", "timezone", "rating_count", "rating_total", "next_open_slot"
+            "pk",
+            "username",
+            "bio",
+            "timezone",
+            "rating_count",
+            "rating_total",
+            "stored_score",
+            "taught",
+            "missed",
+            "cancelled_late",
+            "next_open_slot",
         )
     )
     found = {row[0]: row for row in rows}

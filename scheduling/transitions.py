@@ -12,11 +12,27 @@ and payloads use to show the actions); any other move raises ``Conflict``
         |--cancel---> cancelled  scheduled --cancel--> cancelled (before the start)
         |--(start passes unanswered, auto)--> expired
     scheduled --(nobody joined by the end, auto)--> no_show
+    in_progress --(ended, one of them never came)--> no_show
     completed --rate (the learner, once)--> completed, with a rating
+
+Credits move with the booking, in the same transaction (``credits.services``): a request
+holds the session's price; declining, cancelling, expiring and nobody coming release it;
+ending settles it from attendance (``scheduling.attendance``):
+
+- both came: the teacher is paid for the minutes both were present (whole minutes rounded
+  up, at least 1 when they overlapped at all, capped at the booked length), the rest
+  returns to the learner; the teacher has taught one more session;
+- the teacher never came: full refund, and the teacher's reliability drops;
+- the learner never came (the teacher waited): the teacher is paid in full;
+- nobody came: full refund.
+
+Settlement is idempotent (``credits_settle`` closes a hold once), so a second ``complete``
+or sweep pays nothing more.
 """
 
+import math
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -24,8 +40,15 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.services import notification_send
 from credits.models import Rating
-from credits.selectors import rating_exists
-from credits.services import rating_clean, rating_record
+from credits.selectors import credits_price, rating_exists
+from credits.services import (
+    credits_release,
+    credits_settle,
+    rating_clean,
+    rating_record,
+    teacher_reliability_record,
+)
+from scheduling.attendance import attendance_measure, visit_open
 from scheduling.models import Booking, BookingEvent
 from scheduling.payloads import booking_payload
 from scheduling.rules import booking_action_refusal, due_move, room_grace_after
@@ -43,7 +66,11 @@ ALLOWED: dict[str, tuple[frozenset[str], str]] = {
     "complete": (frozenset({S.IN_PROGRESS}), S.COMPLETED),
     "auto_complete": (frozenset({S.IN_PROGRESS}), S.COMPLETED),
     "no_show": (frozenset({S.SCHEDULED}), S.NO_SHOW),
+    "absent": (frozenset({S.IN_PROGRESS}), S.NO_SHOW),
 }
+
+# A teacher's cancellation this close to the start counts against their reliability.
+LATE_CANCEL_WITHIN = timedelta(hours=24)
 
 
 def booking_get_for_user(*, user: User, booking_id: int, now: datetime | None = None) -> Booking:
@@ -116,6 +143,7 @@ def _past(action: str) -> str:
         "complete": "completed",
         "auto_complete": "completed",
         "no_show": "marked as a no-show",
+        "absent": "marked as a no-show",
     }[action]
 
 
@@ -178,6 +206,7 @@ def booking_decline(
         return ["declined_at", "reason", "counts_for_quota"]
 
     _move(booking, "decline", actor=teacher, now=now, note=reason, stamp=stamp)
+    credits_release(booking_id=booking.pk, reason="Request declined", actor=teacher, now=now)
     notification_send(
         user=booking.learner,
         kind="booking.declined",
@@ -197,6 +226,8 @@ def booking_cancel(
     booking = _locked_for(user, booking_id, now)
     _require("cancel", booking, user, now)
     by_teacher = user.pk == booking.teacher_id
+    # A teacher calling off an agreed session shortly before it counts against them.
+    late = by_teacher and booking.status == S.SCHEDULED and booking.start - now < LATE_CANCEL_WITHIN
 
     def stamp(b: Booking) -> list[str]:
         b.cancelled_at, b.cancelled_by, b.reason = now, user, reason[:500]
@@ -207,6 +238,9 @@ def booking_cancel(
         return fields
 
     _move(booking, "cancel", actor=user, now=now, note=reason, stamp=stamp)
+    credits_release(booking_id=booking.pk, reason="Session cancelled", actor=user, now=now)
+    if late:
+        teacher_reliability_record(teacher=booking.teacher, event="late_cancel")
     other = booking.learner if by_teacher else booking.teacher
     notification_send(
         user=other,
@@ -220,7 +254,11 @@ def booking_cancel(
 
 @transaction.atomic
 def booking_join(*, booking_id: int, user: User, now: datetime | None = None) -> Booking:
-    """A participant enters the room: the first join inside the window starts the session."""
+    """A participant enters the room: the first join inside the window starts the session.
+
+    Opens the participant's visit (``booking.visit``): they are present until it closes
+    (the room's socket leaving), or, joined through the API, until the session ends.
+    """
     now = now or timezone.now()
     booking = _locked_for(user, booking_id, now)
     _require("join", booking, user, now)
@@ -231,6 +269,7 @@ def booking_join(*, booking_id: int, user: User, now: datetime | None = None) ->
             return ["started_at"]
 
         _move(booking, "join", actor=user, now=now, stamp=stamp)
+    booking.visit = visit_open(booking=booking, user=user, now=now)
     return booking
 
 
@@ -270,17 +309,67 @@ def booking_rate(
     )
 
 
+def paid_minutes(*, both_seconds: float, booked_seconds: int) -> int:
+    """The minutes a teacher is paid for: both present, rounded up to whole minutes, at
+    least 1 when they overlapped at all, capped at the booked length."""
+    if both_seconds <= 0:
+        return 0
+    return min(max(1, math.ceil(both_seconds / 60)), math.ceil(booked_seconds / 60))
+
+
 def _finish(booking: Booking, *, actor: User | None, now: datetime, action: str) -> None:
+    """End a running session: measure attendance, settle the credits, and move it to
+    ``completed`` (both came) or ``no_show`` (one never came)."""
     ended = min(now, booking.end + room_grace_after())
+    attended = attendance_measure(booking=booking, until=ended)
+    both_came = attended.learner_came and attended.teacher_came
+    absent = {
+        (True, True): Booking.Absent.NOBODY,
+        (True, False): Booking.Absent.TEACHER,
+        (False, True): Booking.Absent.LEARNER,
+        (False, False): Booking.Absent.BOTH,
+    }[(attended.learner_came, attended.teacher_came)]
+    minutes = paid_minutes(
+        both_seconds=attended.both_seconds, booked_seconds=booking.length_seconds
+    )
 
     def stamp(b: Booking) -> list[str]:
-        started = b.started_at or b.start
-        measured = max(0, int((min(ended, b.end) - max(started, b.start)).total_seconds()))
-        b.ended_at, b.ended_by = ended, actor
-        b.duration_seconds = min(measured, b.length_seconds)
-        return ["ended_at", "ended_by", "duration_seconds"]
+        b.ended_at, b.ended_by, b.absent = ended, actor, absent
+        b.duration_seconds = min(math.ceil(attended.both_seconds), b.length_seconds)
+        fields = ["ended_at", "ended_by", "duration_seconds", "absent"]
+        if absent in (Booking.Absent.TEACHER, Booking.Absent.BOTH):
+            b.counts_for_quota = False  # not the learner's doing
+            fields.append("counts_for_quota")
+        return fields
 
-    _move(booking, action, actor=actor, now=now, stamp=stamp)
+    settle = {"booking_id": booking.pk, "actor": actor, "now": now}
+    if both_came:
+        credits_settle(
+            **settle,
+            payer=booking.learner,
+            payee=booking.teacher,
+            paid_amount=credits_price(minutes=minutes),
+            reason=f"{minutes} minutes together",
+        )
+        teacher_reliability_record(teacher=booking.teacher, event="taught")
+    elif absent == Booking.Absent.LEARNER:
+        credits_settle(
+            **settle,
+            payer=booking.learner,
+            payee=booking.teacher,
+            paid_amount=credits_price(minutes=math.ceil(booking.length_seconds / 60)),
+            reason="The learner did not come; the teacher waited",
+        )
+    else:
+        credits_release(
+            **settle,
+            reason="The teacher did not come"
+            if absent == Booking.Absent.TEACHER
+            else "Nobody came",
+        )
+        if absent == Booking.Absent.TEACHER:
+            teacher_reliability_record(teacher=booking.teacher, event="no_show")
+    _move(booking, action if both_came else "absent", actor=actor, now=now, stamp=stamp)
     # Everyone still in the room sees that it ended (whoever or whatever ended it).
     send_on_commit(
         meeting_group(booking.pk),
@@ -325,6 +414,7 @@ def _apply_due_locked(booking: Booking, now: datetime) -> Booking:
             return ["expired_at", "counts_for_quota"]
 
         _move(booking, "expire", actor=None, now=now, stamp=stamp)
+        credits_release(booking_id=booking.pk, reason="Request expired unanswered", now=now)
         for person in (booking.learner, booking.teacher):
             notification_send(
                 user=person,
@@ -337,10 +427,11 @@ def _apply_due_locked(booking: Booking, now: datetime) -> Booking:
 
         def stamp(b: Booking) -> list[str]:
             # Nobody joined: the learner is not charged a quota place for the teacher's absence.
-            b.counts_for_quota = False
-            return ["counts_for_quota"]
+            b.counts_for_quota, b.absent = False, Booking.Absent.BOTH
+            return ["counts_for_quota", "absent"]
 
         _move(booking, "no_show", actor=None, now=now, stamp=stamp)
+        credits_release(booking_id=booking.pk, reason="Nobody came", now=now)
     elif action == "auto_complete":
         _finish(booking, actor=None, now=now, action="auto_complete")
     return booking

@@ -173,6 +173,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.shell",
                 "skilllink.context_processors.site_settings",
+                "skilllink.wiring.context_processors.header",
             ],
         },
     },

@@ -169,7 +169,7 @@ async def eventually_all_left(booking_id: int, timeout: float = FRAME_TIMEOUT) -
 
     from channels.db import database_sync_to_async
 
-    from meetings.models import RoomVisit
+    from scheduling.models import RoomVisit
 
     deadline = time.monotonic() + timeout
     while True:

@@ -82,3 +82,12 @@ def make_slot(teacher, *, start=None, minutes: int = 60, skill_slug: str | None 
 def make_staff(*, superuser: bool = True, **kwargs) -> User:
     """A staff member; a superuser (every permission, e.g. adjusting credits) unless told."""
     return make_user(is_staff=True, is_superuser=superuser, **kwargs)
+
+
+def give_credits(user: User, amount: int) -> None:
+    """Add ``amount`` credits to ``user``'s account, as staff would (an adjustment with a
+    reason, through the ledger's service): for tests whose learner books a lot."""
+    from credits.services import credits_adjust
+
+    bank = User.objects.filter(username="test-bank").first() or make_staff(username="test-bank")
+    credits_adjust(user=user, amount=amount, reason="Test credits", actor=bank)

@@ -9,10 +9,11 @@ from django.utils import timezone
 
 from accounts.models import Skill, TeacherSkill, User
 from accounts.services import notifications_send, user_lock
+from credits.services import credits_hold
 from scheduling.models import AvailabilitySlot, Booking, BookingEvent
 from scheduling.payloads import booking_payload
 from scheduling.quota import quota_check
-from scheduling.rules import overlapping_q, teacher_is_bookable
+from scheduling.rules import overlapping_q, session_price, teacher_is_bookable
 from skilllink.errors import AppError, Conflict, Forbidden, NotFound, ValidationFailed
 from skilllink.realtime import user_group
 
@@ -96,7 +97,11 @@ def booking_create(
         # The enclosing atomic block rolls back when this propagates.
         raise Conflict("That slot has just been taken.", code="slot_unavailable") from None
     BookingEvent.objects.create(booking=booking, to_status=booking.status, actor=learner, at=now)
-    payload = booking_payload(booking)
+    # The session's price waits in escrow until it ends (402 insufficient_credits, and
+    # the whole request rolls back, when the learner cannot pay it).
+    price = session_price(start=booking.start, end=booking.end)
+    credits_hold(user=learner, amount=price, booking_id=booking.pk, actor=learner, now=now)
+    payload = booking_payload(booking, credits={"held": price, "paid": 0})
     updates = [
         (user_group(user_id), {"type": "booking.updated", "booking": payload})
         for user_id in (booking.learner_id, booking.teacher_id)

@@ -8,9 +8,11 @@ from django.utils import timezone
 
 from accounts.models import Skill, User
 from accounts.services import notification_send, notifications_send
+from credits.selectors import credits_summary
+from credits.services import insufficient_credits
 from scheduling.models import AvailabilitySlot, Booking, MatchRequest
 from scheduling.quota import quota_check
-from scheduling.rules import horizon_check, slot_fits_skill
+from scheduling.rules import horizon_check, session_price, slot_fits_skill
 from scheduling.selectors import open_slots_for_skill
 from scheduling.services.bookings import (
     booking_create,
@@ -97,7 +99,13 @@ def match_request(
         raise ValidationFailed(
             "Keep the message under 1,000 characters.", fields={"message": ["Too long."]}
         )
+    available = credits_summary(user=learner)["available"]
+    unaffordable = None  # the reason a fitting slot was passed over, if one was
     for slot in itertools.chain([first] if first is not None else [], candidates):
+        price = session_price(start=slot.start, end=slot.end)
+        if price > available:  # a shorter slot may still fit the learner's credits
+            unaffordable = insufficient_credits(needed=price, available=available).detail
+            continue
         try:
             with transaction.atomic():  # a savepoint: a lost race leaves the rest usable
                 booking = booking_create(
@@ -113,6 +121,11 @@ def match_request(
                 )
         except Conflict:  # taken meanwhile: the next candidate
             continue
+        except AppError as error:
+            if error.code != "insufficient_credits":
+                raise
+            unaffordable = error.detail  # spent meanwhile, in another tab
+            continue
         return "matched", booking
     pending = MatchRequest.objects.create(
         learner=learner,
@@ -121,6 +134,7 @@ def match_request(
         window_end=window_end,
         message=message,
         created_at=now,
+        reason=unaffordable or "",
     )
     return "pending", pending
 
@@ -159,12 +173,16 @@ def match_requests_resolve_for_slot(*, slot: AvailabilitySlot, now: datetime | N
                     message=pending.message,
                     now=now,
                 )
-        except AppError:
+        except AppError as error:
+            # The learner cannot take it (quota, overlap, credits): they stay pending, and
+            # their request says why this slot passed them by.
+            MatchRequest.objects.filter(pk=pending.pk).update(reason=error.detail[:300])
             continue
         pending.status = MatchRequest.Status.MATCHED
+        pending.reason = ""
         pending.booking = booking
         pending.resolved_at = now
-        pending.save(update_fields=["status", "booking", "resolved_at"])
+        pending.save(update_fields=["status", "booking", "resolved_at", "reason"])
         notifications_send(notices=_match_notices(booking))
         return
 

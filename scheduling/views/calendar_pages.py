@@ -72,7 +72,7 @@ def teacher_list(request):
     skills = list(skills_taught())
     context = {
         "teachers": [
-            (t, rating_summary(count=t.rating_count, total=t.rating_total))
+            (t, rating_summary(count=t.rating_count, total=t.rating_total, score=t.score))
             for t in found[:TEACHERS_PER_PAGE]
         ],
         "skills": skills,
@@ -96,7 +96,9 @@ def teacher_detail(request, teacher_id: int):
         raise Http404(error.detail) from None
     context = {
         "teacher": teacher,
-        "rating": rating_summary(count=teacher.rating_count, total=teacher.rating_total),
+        "rating": rating_summary(
+            count=teacher.rating_count, total=teacher.rating_total, score=teacher.score
+        ),
         "ratings": ratings_for_teacher(teacher_id=teacher.pk, limit=RATINGS_SHOWN),
         "next_slots": selectors.slots_list(teacher_id=teacher.pk, limit=NEXT_SLOTS_SHOWN),
         "is_self": teacher.pk == request.user.pk,

@@ -15,10 +15,11 @@ from django.views.decorators.http import require_POST
 from accounts.models import TeacherSkill
 from accounts.selectors import skills_taught
 from accounts.services import subscription_upgrade
+from credits.selectors import credits_summary
 from scheduling import selectors, transitions
 from scheduling.models import AvailabilitySlot, Booking
 from scheduling.quota import plan_summary
-from scheduling.rules import bookable_teacher_q
+from scheduling.rules import bookable_teacher_q, session_price
 from scheduling.services.bookings import booking_request
 from scheduling.services.calendar_feed import (
     calendar_feed_document,
@@ -110,9 +111,14 @@ def book(request, slot_id: int):
                 f"Request sent to {slot.teacher.username}. You'll be told when they answer.",
             )
             return redirect("session_detail", booking_id=booking.pk)
+    price = session_price(start=slot.start, end=slot.end)
     context = {
         "slot": slot,
         "form": form,
+        "minutes": int((slot.end - slot.start).total_seconds() // 60),
+        "price": price,
+        "neg_price": -price,
+        "credits": credits_summary(user=request.user),
         "is_open": _slot_is_open(slot),
         "plan": plan_summary(user=request.user),
         "own_slot": slot.teacher_id == request.user.pk,

@@ -6,6 +6,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import services as account_services
+from credits.api import CreditsSummarySerializer
+from credits.selectors import credits_summary
 from scheduling.api import PlanSerializer
 from scheduling.quota import plan_summary
 from skilllink.errors import ErrorSerializer
@@ -23,7 +25,11 @@ class MeOutputSerializer(serializers.Serializer):
     theme = serializers.CharField()
     bio = serializers.CharField()
     date_joined = serializers.DateTimeField()
+    credits = serializers.SerializerMethodField()
     subscription = serializers.SerializerMethodField()
+
+    def get_credits(self, user) -> CreditsSummarySerializer:
+        return CreditsSummarySerializer(credits_summary(user=user)).data
 
     def get_subscription(self, user) -> PlanSerializer:
         return PlanSerializer(plan_summary(user=user)).data

@@ -7,10 +7,10 @@ from django.utils import timezone
 
 from accounts.selectors import notification_list, teacher_skill_list
 from assistant.selectors import session_panels
-from credits.selectors import rating_for_booking
+from credits.selectors import credits_for_bookings, rating_for_booking
 from meetings.selectors import chat_messages
 from scheduling.quota import plan_summary
-from scheduling.rules import booking_actions, room_access
+from scheduling.rules import booking_actions, room_access, session_price
 from scheduling.transitions import booking_get_for_user
 from scheduling.views.sessions import MatchForm, dashboard_sessions_context
 from skilllink.errors import NotFound
@@ -44,7 +44,13 @@ def session_detail(request, booking_id: int):
     actions = booking_actions(booking=booking, user=user, now=now, rated=rating is not None)
     access = room_access(booking=booking, now=now)
     is_teacher = booking.teacher_id == user.pk
+    money = credits_for_bookings(booking_ids=[booking.pk]).get(booking.pk, {"held": 0, "paid": 0})
+    price = session_price(start=booking.start, end=booking.end)
     context = {
+        "money": money,
+        "price": price,
+        "returned": price - money["paid"] if booking.ended_at else 0,
+        "minutes_together": -(-(booking.duration_seconds or 0) // 60),
         "booking": booking,
         "other": booking.learner if is_teacher else booking.teacher,
         "is_teacher": is_teacher,

@@ -129,6 +129,12 @@ function onFrame(frame) {
     // Live delivery was interrupted server-side (and is back): re-read what pages show.
     if (panelLoaded) loadPanel();
     document.dispatchEvent(new CustomEvent("skilllink:reconnected"));
+  } else if (frame.type === "credits") {
+    for (const figure of document.querySelectorAll("[data-credits-available]")) {
+      figure.textContent = String(frame.credits.available);
+      figure.setAttribute("aria-label", `${frame.credits.available} credits available`);
+    }
+    document.dispatchEvent(new CustomEvent("skilllink:credits", { detail: frame.credits }));
   } else if (frame.type === "booking") {
     document.dispatchEvent(new CustomEvent("skilllink:booking", { detail: frame.booking }));
   } else if (frame.type === "notification") {

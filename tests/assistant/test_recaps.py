@@ -35,6 +35,7 @@ def completed_session(*, chat=("How does yield work?", "It pauses the function."
     """A session that began 30 minutes ago, with ``chat``, ended now by its teacher."""
     booking, learner, teacher = _scheduled(message=message, starts_in=timedelta(minutes=-30))
     booking_join(booking_id=booking.pk, user=learner)
+    booking_join(booking_id=booking.pk, user=teacher)
     for n, text in enumerate(chat):
         sender = learner if n % 2 == 0 else teacher
         ChatMessage.objects.create(booking=booking, sender=sender, text=text)
@@ -122,8 +123,9 @@ def test_a_session_where_nothing_was_written_is_skipped_without_asking_the_model
 
 
 def test_completing_a_session_does_not_write_its_recap_in_that_request(gemini):
-    booking, learner, _ = _scheduled(starts_in=timedelta(minutes=-30))
+    booking, learner, teacher = _scheduled(starts_in=timedelta(minutes=-30))
     booking_join(booking_id=booking.pk, user=learner)
+    booking_join(booking_id=booking.pk, user=teacher)
     ChatMessage.objects.create(booking=booking, sender=learner, text="hi")
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {access_token_for(learner)}")

@@ -29,6 +29,7 @@ def test_rating_a_scheduled_session_is_a_conflict_then_completed_works_once(sess
     booking, learner, teacher, slot = session
     assert rate(learner, booking, stars=5).json()["code"] == "invalid_transition"
     booking_join(booking_id=booking.pk, user=learner, now=slot.start)
+    booking_join(booking_id=booking.pk, user=teacher, now=slot.start)
     booking_complete(booking_id=booking.pk, user=learner, now=slot.end)
     response = rate(learner, booking, stars=4, feedback="Good")
     assert response.status_code == 201
@@ -42,9 +43,11 @@ def test_rating_a_scheduled_session_is_a_conflict_then_completed_works_once(sess
 def test_wrong_user_bad_stars(session):
     booking, learner, teacher, slot = session
     booking_join(booking_id=booking.pk, user=learner, now=slot.start)
+    booking_join(booking_id=booking.pk, user=teacher, now=slot.start)
     booking_complete(booking_id=booking.pk, user=learner, now=slot.end)
     assert rate(teacher, booking, stars=5).status_code == 403
     assert rate(make_learner(), booking, stars=5).status_code == 404
     response = rate(learner, booking, stars=6)
     assert response.status_code == 400 and "stars" in response.json()["fields"]
-    assert not TeacherRating.objects.exists()
+    summary = TeacherRating.objects.get(teacher=teacher)  # the session taught, no rating
+    assert (summary.count, summary.sessions_taught) == (0, 1)

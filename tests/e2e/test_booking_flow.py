@@ -24,7 +24,7 @@ from scheduling.quota import quota_usage
 from scheduling.services.bookings import booking_request
 from tests.e2e.conftest import log_in
 from tests.e2e.test_shell import in_fresh_thread
-from tests.factories import make_learner, make_slot, make_teacher_with_skills
+from tests.factories import give_credits, make_learner, make_slot, make_teacher_with_skills
 
 pytestmark = pytest.mark.browser
 
@@ -158,6 +158,7 @@ def test_free_learner_at_quota_upgrades_and_books(live_server_url, new_page):
     learner = make_learner(username="omar", timezone_name="America/New_York")
 
     def two_bookings_and_a_third_slot():
+        give_credits(learner, 200)  # a third hour, beyond the sign-up grant
         taken = [
             make_slot(teacher, start=early_utc_morning(days=days), skill_slug="spanish")
             for days in (2, 3)

@@ -19,8 +19,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from meetings.models import RoomVisit
-from scheduling.models import Booking
+from scheduling.models import Booking, RoomVisit
 from scheduling.services.bookings import booking_request
 from scheduling.transitions import booking_accept
 from tests.browser import ROOM_OBSERVER as OBSERVER

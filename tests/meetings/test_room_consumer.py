@@ -9,8 +9,8 @@ from channels.testing import WebsocketCommunicator
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from meetings.models import ChatMessage, RoomVisit
-from scheduling.models import Booking
+from meetings.models import ChatMessage
+from scheduling.models import Booking, RoomVisit
 from scheduling.transitions import booking_cancel
 from skilllink.asgi import application
 from tests.conftest import access_token_for, scheduled_booking

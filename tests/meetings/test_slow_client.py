@@ -17,7 +17,7 @@ import pytest
 import websockets
 from channels.db import database_sync_to_async
 
-from meetings.models import RoomVisit
+from scheduling.models import RoomVisit
 from tests.conftest import access_token_for, next_frame, scheduled_booking
 from tests.live_server import live_servers
 

@@ -8,7 +8,13 @@ from accounts.services import subscription_upgrade
 from scheduling.services.bookings import booking_request
 from scheduling.services.calendar_feed import calendar_feed_reset, calendar_feed_token
 from scheduling.transitions import booking_accept, booking_cancel
-from tests.factories import in_future, make_learner, make_slot, make_teacher_with_skills
+from tests.factories import (
+    give_credits,
+    in_future,
+    make_learner,
+    make_slot,
+    make_teacher_with_skills,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -16,6 +22,7 @@ pytestmark = pytest.mark.django_db
 def test_feed_lists_scheduled_sessions_and_parses(client):
     teacher = make_teacher_with_skills("Python")
     learner = make_learner()
+    give_credits(learner, 200)  # three hours of sessions
     subscription_upgrade(user=learner)
     scheduled = booking_request(
         learner=learner, slot_id=make_slot(teacher).pk, message="Decorators, please; thanks!"

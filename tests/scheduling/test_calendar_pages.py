@@ -46,6 +46,7 @@ def rate(teacher, stars: int, feedback: str = "") -> None:
     booking = booking_request(learner=learner, slot_id=slot.pk)
     booking_accept(booking_id=booking.pk, teacher=teacher)
     booking_join(booking_id=booking.pk, user=learner, now=slot.start)
+    booking_join(booking_id=booking.pk, user=teacher, now=slot.start)
     booking_complete(booking_id=booking.pk, user=learner, now=slot.end)
     booking_rate(booking_id=booking.pk, learner=learner, stars=stars, feedback=feedback)
 

@@ -8,7 +8,13 @@ from django.urls import reverse
 from scheduling.models import Booking, MatchRequest
 from scheduling.services.bookings import booking_request
 from scheduling.transitions import booking_accept, booking_complete, booking_join
-from tests.factories import in_future, make_learner, make_slot, make_teacher_with_skills
+from tests.factories import (
+    give_credits,
+    in_future,
+    make_learner,
+    make_slot,
+    make_teacher_with_skills,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -35,6 +41,7 @@ def test_booking_page_shows_local_time_and_books(client, teacher):
 
 def test_third_booking_leads_to_the_upgrade_page_then_succeeds(client, teacher):
     learner = make_learner()
+    give_credits(learner, 500)  # books more than the sign-up grant pays
     slots = [make_slot(teacher, start=in_future(days=d)) for d in (1, 2, 3)]
     for slot in slots[:2]:
         booking_request(learner=learner, slot_id=slot.pk)
@@ -121,6 +128,7 @@ def test_learner_rates_a_completed_session_once(client, teacher):
     booking = booking_request(learner=learner, slot_id=slot.pk)
     booking_accept(booking_id=booking.pk, teacher=teacher)
     booking_join(booking_id=booking.pk, user=learner, now=slot.start)
+    booking_join(booking_id=booking.pk, user=teacher, now=slot.start)
     booking_complete(booking_id=booking.pk, user=learner, now=slot.end)
     client.force_login(learner)
     assert b"How was it?" in client.get(reverse("session_detail", args=[booking.pk])).content

@@ -35,7 +35,7 @@ pytestmark = pytest.mark.django_db
 
 
 def started(teacher, *, start=None, minutes=60):
-    """A session accepted, then joined at its start: (booking, learner, slot)."""
+    """A session accepted, then joined by both at its start: (booking, learner, slot)."""
     start = start or in_future(days=1)
     then = start - timedelta(hours=2)
     slot = make_slot(teacher, start=start, minutes=minutes, now=then)
@@ -43,6 +43,7 @@ def started(teacher, *, start=None, minutes=60):
     booking = booking_request(learner=learner, slot_id=slot.pk, now=then)
     booking_accept(booking_id=booking.pk, teacher=teacher, now=then)
     booking_join(booking_id=booking.pk, user=learner, now=start)
+    booking_join(booking_id=booking.pk, user=teacher, now=start)
     return booking, learner, slot
 
 
@@ -97,6 +98,7 @@ def test_ending_before_the_start_is_refused_and_changes_nothing():
     booking = booking_request(learner=learner, slot_id=slot.pk, now=start - timedelta(hours=2))
     booking_accept(booking_id=booking.pk, teacher=teacher, now=start - timedelta(hours=2))
     booking_join(booking_id=booking.pk, user=learner, now=start - timedelta(minutes=8))
+    booking_join(booking_id=booking.pk, user=teacher, now=start - timedelta(minutes=7))
     with pytest.raises(Conflict) as refused:
         booking_complete(booking_id=booking.pk, user=teacher, now=start - timedelta(minutes=2))
     assert refused.value.code == "session_not_started"

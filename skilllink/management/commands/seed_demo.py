@@ -138,6 +138,7 @@ class Command(BaseCommand):
         )
         booking_accept(booking_id=done.pk, teacher=ada, now=past - timedelta(hours=10))
         booking_join(booking_id=done.pk, user=noah, now=past)
+        booking_join(booking_id=done.pk, user=ada, now=past + timedelta(minutes=1))
         booking_complete(booking_id=done.pk, user=ada, now=past + timedelta(minutes=55))
         booking_rate(
             booking_id=done.pk, learner=noah, stars=5, feedback="Clear and patient. Thank you!"
