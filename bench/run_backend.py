@@ -22,7 +22,9 @@ import traceback
 from pathlib import Path
 
 PG_ADMIN = dict(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
-PG_BENCH_DB = os.environ.get("BENCH_PG_DATABASE", "skilllink_bench")
+# One database per run: two runs at once (a developer's and the lead's, say) must not drop
+# each other's database (DROP ... WITH (FORCE) ends every session on it).
+PG_BENCH_DB = os.environ.get("BENCH_PG_DATABASE", f"skilllink_bench_{os.getpid()}")
 BENCHMARKS = ("discovery", "match", "notify")
 
 
