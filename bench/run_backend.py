@@ -1,7 +1,7 @@
 """One database backend in one process: ``python -m bench.run_backend sqlite|postgres``.
 
 Creates the benchmark database (SQLite: a file in a temporary directory;
-PostgreSQL: ``skilllink_bench``, created and dropped through the ``postgres``
+PostgreSQL: ``skilllink_bench_<pid>``, created and dropped through the ``postgres``
 database), points ``DATABASE_URL`` at it *before* Django is set up, migrates,
 bulk-loads, runs the chosen benchmarks and writes their results as JSON to
 ``--out``. The database is removed at the end, also on failure or SIGTERM.
