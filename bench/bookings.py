@@ -301,7 +301,7 @@ async def drive(ports: list[int], data: dict, rates: tuple, seconds: float, pids
             out["server_cpu_seconds"] = sum(used)
             out["load"] = (round(load_before, 1), round(os.getloadavg()[0], 1))
             results.append(out)
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(0.5)
         out = await contended(pools, data["contended"], 1.0)
         out["load"] = (None, round(os.getloadavg()[0], 1))
         return results, out, [p.opened for p in pools]

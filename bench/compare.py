@@ -99,7 +99,7 @@ class Workload:
 
 FULL = (Workload("one-worker", 50, 1, 20.0), Workload("two-workers", 200, 2, 20.0))
 # make bench-quick: both layouts, fewer rooms on two workers, a few seconds each.
-QUICK = (Workload("one-worker", 50, 1, 4.0), Workload("two-workers", 100, 2, 4.0))
+QUICK = (Workload("one-worker", 50, 1, 3.0), Workload("two-workers", 100, 2, 3.0))
 
 
 # --- Servers ------------------------------------------------------------------------------
@@ -634,7 +634,7 @@ def run(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.compare")
-    parser.add_argument("--quick", action="store_true", help="4 s per system and workload")
+    parser.add_argument("--quick", action="store_true", help="3 s per system and workload")
     parser.add_argument("--rounds", type=int, help="rounds per workload (default 2; quick 1)")
     parser.add_argument("--seconds", type=float, help="sending time per round")
     parser.add_argument("--rooms", type=int, help="rooms per workload (sizing runs)")
