@@ -499,6 +499,16 @@ def _verdicts(rows: list[dict], chat: dict, bookings: dict) -> list[str]:
         )
     if bookings:
         target = next((r for r in bookings["rates"] if r["offered_rps"] == 100), None)
+        if target is None and bookings["rates"]:
+            top = bookings["rates"][-1]
+            lines.append(
+                f"- Bookings (reduced: up to {top['offered_rps']}/s, the target is at 100/s): "
+                f"p95 {_f(top['p95'])} ms, {top['errors']} errors, achieved "
+                f"{top['achieved_rps']}/s, {top.get('server_cpu_ms_per_request')} ms of worker "
+                f"CPU per booking; contended: {bookings['contended']['ok']} of "
+                f"{bookings['contended']['expected_ok']} slots booked once; double bookings: "
+                f"{bookings['double_bookings']}."
+            )
         if target:
             ok = target["p95"] < 50 and target["errors"] == 0
             why = ""
