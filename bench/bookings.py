@@ -6,8 +6,8 @@ A fresh PostgreSQL database (``skilllink_bookingsbench_<pid>``) is migrated and 
 a child process: one learner and one open slot for every request the run will send
 (each request a different learner and slot, so none may fail), teachers with one skill
 and up to 24 one-hour slots each tomorrow and after, and for the contended variant
-groups of 20 learners and 5 slots. Every learner is given credits when the credit
-ledger exists (``credits.services``), so a booking never answers 402. Two servers
+groups of 20 learners and 5 slots. Every learner is granted credits through the
+ledger's service (``bench.data.grant_credits``), so a booking never answers 402. Two servers
 (``python -m skilllink.serve``, DEBUG off, Redis pub/sub layer as in production) share
 that database.
 
@@ -73,7 +73,7 @@ def _prepare_child(plan: dict, out: str) -> None:
     from rest_framework_simplejwt.tokens import AccessToken
 
     from accounts.models import Skill, TeacherSkill, User
-    from bench.data import credits_give, users
+    from bench.data import LEARNER_CREDITS, grant_credits, users
     from scheduling.models import AvailabilitySlot
 
     call_command("migrate", verbosity=0, interactive=False)
@@ -103,7 +103,12 @@ def _prepare_child(plan: dict, out: str) -> None:
             )
             for i in range(slot_count)
         )
-    credits_note = credits_give(learners)
+    with transaction.atomic():  # one commit for all the grants
+        grant_credits(learners)
+    credits_note = (
+        f"{len(learners)} learners granted {LEARNER_CREDITS:,} credits each "
+        "(credits_grant_signup, as registration would)"
+    )
     tokens = [str(AccessToken.for_user(user)) for user in learners]
     slot_ids = [slot.pk for slot in slots]
     contended = []

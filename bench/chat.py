@@ -141,7 +141,7 @@ def _prepare_child(pairs: int, out: str, sessions: bool) -> None:
     from rest_framework_simplejwt.tokens import RefreshToken
 
     from accounts.models import Skill, TeacherSkill, User
-    from bench.data import credits_give, users
+    from bench.data import grant_credits, users
     from scheduling.services.bookings import booking_request
     from scheduling.services.slots import slot_create
     from scheduling.transitions import booking_accept
@@ -158,7 +158,8 @@ def _prepare_child(pairs: int, out: str, sessions: bool) -> None:
             users(f"chatl{tag}", pairs, teacher=False, learner=True, rng=rng)
         )
         TeacherSkill.objects.bulk_create([TeacherSkill(teacher=t, skill=skill) for t in teachers])
-    credits_give(learners)
+    with transaction.atomic():  # one commit for all the grants
+        grant_credits(learners)
     start = timezone.now().replace(second=0, microsecond=0) + timedelta(minutes=5)
     rows = []
 

@@ -12,7 +12,6 @@ Must run after ``django.setup()`` against the benchmark's own database.
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from dataclasses import dataclass, field
@@ -56,6 +55,8 @@ class Scale:
 
 
 FULL = Scale(teachers=10_000, slots_per_teacher=20, booking_learners=2_000)
+# Credits each bench learner starts with (bookings hold their price).
+LEARNER_CREDITS = 1_000_000
 QUICK = Scale(teachers=1_000, slots_per_teacher=20, booking_learners=300)
 SMOKE = Scale(teachers=300, slots_per_teacher=10, booking_learners=100)  # make bench-quick
 
@@ -86,6 +87,19 @@ def _bulk(model, objects: list, batch_size: int = BATCH) -> list:
     name = model._meta.model_name
     _INSERT_SECONDS[name] = _INSERT_SECONDS.get(name, 0.0) + time.perf_counter() - started
     return created
+
+
+def grant_credits(learners) -> None:
+    """bulk_create skips the sign-up grant: grant each learner through the ledger's service,
+    enough for every session the benchmarks book for them (bookings hold their price)."""
+    from credits.services import credits_grant_signup
+
+    grant, settings.CREDITS_SIGNUP_GRANT = settings.CREDITS_SIGNUP_GRANT, LEARNER_CREDITS
+    try:
+        for learner in learners:
+            credits_grant_signup(user=learner)
+    finally:
+        settings.CREDITS_SIGNUP_GRANT = grant
 
 
 def users(prefix: str, count: int, *, teacher: bool, learner: bool, rng, **extra) -> list:
@@ -125,38 +139,6 @@ def _loading_cache() -> None:
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA cache_size = -262144")
-
-
-def credits_give(learners: list) -> str:
-    """Enough credits for a booking for every benchmark learner, through the ledger's own
-    services when the ledger exists (a booking answers 402 ``insufficient_credits``
-    without them); what was done, for the report.
-
-    Staff top-ups (``credits_adjust``, by a superuser made here) when that service exists,
-    else the sign-up grant (``credits_grant_signup``): the bulk-created learners never
-    went through registration, which grants it.
-    """
-    from credits import services as credit_services
-
-    adjust = getattr(credit_services, "credits_adjust", None)
-    signup = getattr(credit_services, "credits_grant_signup", None)
-    if adjust is None and signup is None:
-        return "no credit ledger on this code (measured before it landed)"
-    if adjust is not None:
-        from accounts.models import User
-
-        name = f"bench-staff-{os.getpid()}"
-        actor = User.objects.filter(username=name).first() or User.objects.create_superuser(
-            username=name, email=f"{name}@bench.example", password=None
-        )
-        with transaction.atomic():  # one commit for all (each adjustment is a savepoint)
-            for learner in learners:
-                adjust(user=learner, amount=1000, reason="Benchmark learner", actor=actor)
-        return f"{len(learners)} learners given 1,000 credits each (credits_adjust)"
-    with transaction.atomic():
-        for learner in learners:
-            signup(user=learner)
-    return f"{len(learners)} learners given the sign-up grant (credits_grant_signup)"
 
 
 def _next_id(model) -> int:
@@ -244,6 +226,7 @@ def load(scale: Scale, *, seed: int = 42) -> Dataset:
             learners = _bulk(
                 User, users("learner", scale.booking_learners, teacher=False, learner=True, rng=rng)
             )
+            grant_credits(learners)
 
             teacher_skills: dict[int, list] = {}
             rows = []

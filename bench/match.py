@@ -14,7 +14,7 @@ import random
 from datetime import timedelta
 
 from bench import measure
-from bench.data import HORIZON_DAYS, Dataset, credits_give, users
+from bench.data import HORIZON_DAYS, Dataset, grant_credits, users
 from bench.stats import Result
 
 TARGET_MS = 20.0
@@ -32,7 +32,7 @@ def _fresh_learners(count: int, rng: random.Random) -> list:
             user.subscription_type = User.Plan.PREMIUM
             user.subscription_expiry = timezone.now() + timedelta(days=30)
     learners = User.objects.bulk_create(rows, batch_size=1000)
-    credits_give(learners)
+    grant_credits(learners)
     return learners
 
 

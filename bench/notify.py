@@ -26,7 +26,7 @@ from datetime import timedelta
 
 from bench import measure, servers
 from bench.chat import run_generator
-from bench.data import HORIZON_DAYS, Dataset, credits_give, users
+from bench.data import HORIZON_DAYS, Dataset, grant_credits, users
 from bench.rawhttp import HttpConnection
 from bench.stats import Result, percentile
 
@@ -47,7 +47,6 @@ class Plan:
 
 FULL = Plan(users=500, sequential_rounds=2, concurrent_rounds=1)
 QUICK = Plan(users=100, sequential_rounds=2, concurrent_rounds=1)
-SMOKE = Plan(users=40, sequential_rounds=1, concurrent_rounds=1)  # make bench-quick
 
 
 def _setup(data: Dataset, plan: Plan, rng: random.Random) -> dict:
@@ -72,7 +71,7 @@ def _setup(data: Dataset, plan: Plan, rng: random.Random) -> dict:
             user.subscription_type = User.Plan.PREMIUM
             user.subscription_expiry = timezone.now() + timedelta(days=30)
         learners = User.objects.bulk_create(rows)
-        credits_give(learners)
+        grant_credits(learners)
         TeacherSkill.objects.bulk_create([TeacherSkill(teacher=t, skill=skill) for t in teachers])
         slots = AvailabilitySlot.objects.bulk_create(
             [

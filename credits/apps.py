@@ -1,6 +1,6 @@
 from django.apps import AppConfig
 from django.conf import settings
-from django.db.models.signals import post_save
+from django.db.models.signals import post_migrate, post_save
 
 
 def grant_signup_credits(sender, instance, created: bool, raw: bool = False, **kwargs) -> None:
@@ -18,7 +18,7 @@ class CreditsConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts.models import TeacherSkill
-        from credits.services import teacher_skill_score_on_save
+        from credits.services import system_accounts_forget, teacher_skill_score_on_save
 
         # Accounts stores the score on TeacherSkill (its index ranks a skill's teachers)
         # but knows nothing of ratings: credits fills it in as a row appears.
@@ -35,3 +35,5 @@ class CreditsConfig(AppConfig):
             sender=settings.AUTH_USER_MODEL,
             dispatch_uid="credits.grant_signup_credits",
         )
+        # The escrow and platform accounts are remembered per process; a flush forgets them.
+        post_migrate.connect(system_accounts_forget, dispatch_uid="credits.system_accounts")

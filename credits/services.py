@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
@@ -146,10 +146,25 @@ class LedgerUnbalanced(Exception):
     """A transfer whose entries do not net to zero: a bug in the caller, never user input."""
 
 
+# The escrow and platform accounts by kind: they never change once opened, and every hold
+# and grant needs one, so this process remembers them once committed (forgotten on
+# ``post_migrate``, which a database flush also sends: tests that empty the tables).
+_system_accounts: dict[tuple[str, str], Account] = {}
+
+
+def system_accounts_forget(**kwargs) -> None:
+    _system_accounts.clear()
+
+
 def _system_account(kind: str) -> Account:
-    # get_or_create: the migration opens both, but a test flush (TransactionTestCase)
-    # empties the table; the unique constraint settles a race between two creators.
-    account, _ = Account.objects.get_or_create(kind=kind)
+    key = (connection.alias, kind)
+    account = _system_accounts.get(key)
+    if account is None:
+        # get_or_create: the migration opens both, but a test flush (TransactionTestCase)
+        # empties the table; the unique constraint settles a race between two creators.
+        account, _ = Account.objects.get_or_create(kind=kind)
+        # Remembered once committed: a row made in a transaction that rolls back is not.
+        transaction.on_commit(lambda: _system_accounts.setdefault(key, account))
     return account
 
 

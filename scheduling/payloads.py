@@ -48,7 +48,11 @@ def booking_payload(
     }
     # What sits in escrow for it and what its teacher was paid (``credits``: the caller
     # knows them already; else one read of the ledger).
-    money = credits or credits_for_bookings(booking_ids=[booking.pk]).get(booking.pk, {})
+    money = (
+        credits
+        or getattr(booking, "credits_known", None)
+        or credits_for_bookings(booking_ids=[booking.pk]).get(booking.pk, {})
+    )
     payload["credits_held"] = money.get("held", 0)
     payload["credits_paid"] = money.get("paid", 0)
     if viewer is not None:

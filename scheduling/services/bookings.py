@@ -101,7 +101,8 @@ def booking_create(
     # the whole request rolls back, when the learner cannot pay it).
     price = session_price(start=booking.start, end=booking.end)
     credits_hold(user=learner, amount=price, booking_id=booking.pk, actor=learner, now=now)
-    payload = booking_payload(booking, credits={"held": price, "paid": 0})
+    booking.credits_known = {"held": price, "paid": 0}  # what answers show: no re-read
+    payload = booking_payload(booking, credits=booking.credits_known)
     updates = [
         (user_group(user_id), {"type": "booking.updated", "booking": payload})
         for user_id in (booking.learner_id, booking.teacher_id)

@@ -218,3 +218,21 @@ def test_matchmaking_holds_too_and_skips_what_the_learner_cannot_pay_for():
     assert pending.reason == "This needs 90 credits and 10 are available."
     assert MatchRequest.objects.get(pk=pending.pk).status == "pending"
     assert money(poor) == (10, 0, 10)
+
+
+def test_cards_show_sessions_taught_and_the_share_kept(session, client):
+    booking, learner, teacher, start = session
+    assert b"data-teacher-record" not in client.get(f"/teachers/{teacher.pk}/").content
+    booking_join(booking_id=booking.pk, user=learner, now=start)
+    booking_join(booking_id=booking.pk, user=teacher, now=start)
+    booking_complete(booking_id=booking.pk, user=teacher, now=start + minutes(30))
+    other = booking_request(
+        learner=make_learner(), slot_id=make_slot(teacher, start=start + timedelta(days=3)).pk
+    )
+    booking_accept(booking_id=other.pk, teacher=teacher)
+    booking_cancel(booking_id=other.pk, user=teacher, now=other.start - timedelta(hours=2))
+    client.force_login(learner)
+    page = client.get("/teachers/?skill=python").content.decode()
+    assert "1 session taught · <span" in page and "50% kept" in page
+    api = client_for(learner).get(f"/api/teachers/{teacher.pk}/").json()
+    assert (api["sessions_taught"], api["reliability"], api["price_per_hour"]) == (1, 50, 60)
