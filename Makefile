@@ -6,8 +6,11 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/skilllink
+PEER := bench/peers/socketio
+CLUSTER_PORT ?= 8080
+WORKERS ?= 2
 
-.PHONY: run test test-fast bench lint format openapi migrate seed assets venv clean
+.PHONY: run test test-fast bench bench-quick bench-peer cluster lint format openapi migrate seed assets venv clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,8 +22,13 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 
+# The benchmark's Socket.IO peer (bench/compare.py): its own pinned npm packages.
+$(PEER)/node_modules/.package-lock.json: $(PEER)/package.json $(PEER)/package-lock.json
+	cd $(PEER) && npm ci --no-audit --no-fund --loglevel=error
+
 venv: $(BIN)/.installed
 assets: node_modules/.package-lock.json
+bench-peer: $(PEER)/node_modules/.package-lock.json
 
 # Development server: SQLite and the in-memory channel layer unless DATABASE_URL /
 # REDIS_URL say otherwise. The sweep loop runs inside the server process.
@@ -55,12 +63,22 @@ openapi: venv
 test-fast: venv assets lint
 	DEBUG=1 $(BIN)/pytest -m "not slow"
 
-# Benchmarks print tables (never part of `make test`); see bench/results.md.
-bench: venv assets
-	DEBUG=1 $(BIN)/python -m bench
-	DEBUG=1 $(BIN)/python -m bench.chat
-	DEBUG=1 $(BIN)/python -m bench.room_connect
-	DEBUG=1 $(BIN)/python -m bench.assistant
+# Benchmarks (never part of `make test`): one report, bench/README.md + bench/results.json.
+# Run `make bench` on a quiet machine (about 12 min); `make bench-quick` (< 2 min) fails on a
+# lost message, an error or a double booking and prints the ratios to the Socket.IO peer.
+bench: venv assets bench-peer
+	DEBUG=1 $(BIN)/python -m bench.report
+
+bench-quick: venv assets bench-peer
+	DEBUG=1 $(BIN)/python -m bench.report --quick
+
+# The production layout on this machine: WORKERS (2) behind nginx on CLUSTER_PORT (8080), the sweep
+# loop, PostgreSQL and Redis (see deploy/README.md). Ctrl-C stops it.
+cluster: venv assets
+	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { \
+		echo "nginx is missing: installing Debian's package"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }
+	$(BIN)/python -m deploy.cluster --workers $(WORKERS) --port $(CLUSTER_PORT)
 
 clean:
 	rm -rf $(VENV) node_modules staticfiles test-db.sqlite3

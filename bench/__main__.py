@@ -1,10 +1,11 @@
-"""``python -m bench [--only discovery,match,notify] [--quick] [--backends sqlite,postgres]``
+"""``python -m bench [--only discovery,match,notify] [--quick|--smoke] [--backends ...] [--json F]``
 
 Runs every benchmark once per database backend, each backend in its own
 subprocess (``bench.run_backend``) with its own ``DATABASE_URL`` so Django's
 settings are clean, one backend after the other (this is a 2-core machine).
-Prints one table and, for a full run, writes it to ``bench/results.md`` and the
-query plans to ``bench/explain.md``.
+Prints one table; a full run writes the query plans to ``bench/explain.md``, ``--write``
+the table to ``bench/results.md`` (the record of earlier issues), ``--json`` the numbers
+for ``bench.report`` (``make bench``: the one report, ``bench/README.md``).
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ def _run_backend(backend: str, args, timeout: float) -> dict:
         ]
         if args.quick:
             command.append("--quick")
+        if args.smoke:
+            command += ["--quick", "--smoke"]
         if args.keep_db:
             command.append("--keep-db")
         env = {**os.environ, "DEBUG": os.environ.get("DEBUG", "1")}
@@ -146,11 +149,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[1])
     parser.add_argument("--only", default=",".join(BENCHMARKS), help="e.g. discovery,match")
     parser.add_argument("--quick", action="store_true", help="1,000 teachers, fewer samples")
+    parser.add_argument(
+        "--smoke", action="store_true", help="300 teachers, 30 samples (make bench-quick)"
+    )
     parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument("--keep-db", action="store_true", help="leave the databases behind")
     parser.add_argument(
-        "--write", action="store_true", help="write results.md even for a partial run"
+        "--write", action="store_true", help="write bench/results.md (make bench writes README.md)"
     )
+    parser.add_argument("--json", help="write the results and notes here (bench.report reads it)")
     args = parser.parse_args(argv)
     args.only = [b.strip() for b in args.only.split(",") if b.strip()]
     unknown = set(args.only) - set(BENCHMARKS)
@@ -159,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"benchmarks: {', '.join(BENCHMARKS)}; backends: {', '.join(BACKENDS)}")
 
     started = time.perf_counter()
-    timeout = 240.0 if args.quick else 420.0
+    timeout = 240.0 if args.quick or args.smoke else 420.0
     reports = [_run_backend(backend, args, timeout) for backend in backends]
     results = [Result(**r) for report in reports for r in report.get("results", [])]
     elapsed = time.perf_counter() - started
@@ -201,12 +208,34 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(text)
     full = set(args.only) == set(BENCHMARKS) and set(backends) == set(BACKENDS)
-    if (full and not args.quick) or args.write:
-        (HERE / "results.md").write_text(text)
+    if full and not (args.quick or args.smoke):
         (HERE / "explain.md").write_text(_explain_md(reports))
-        print("Written to bench/results.md (query plans: bench/explain.md).")
-    else:
-        print("Partial or quick run: bench/results.md left as it was (--write to replace it).")
+        print("Query plans written to bench/explain.md.")
+    if args.write:
+        (HERE / "results.md").write_text(text)
+        print("Written to bench/results.md.")
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "results": [  # percentiles, not the samples (results.json stays small)
+                        {
+                            **{k: v for k, v in r.to_json().items() if k != "samples_ms"},
+                            "n": r.n,
+                            "p50": r.p(50),
+                            "p95": r.p(95),
+                            "p99": r.p(99),
+                            "max": max(r.samples_ms) if r.samples_ms else None,
+                            "pass": r.passed,
+                        }
+                        for r in results
+                    ],
+                    "notes": _notes(reports),
+                    "errors": [r["error"][-2000:] for r in reports if r.get("error")],
+                    "seconds": round(elapsed, 1),
+                }
+            )
+        )
     return 1 if any(r.get("error") for r in reports) else 0
 
 

@@ -34,11 +34,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import secrets
 import sys
 import time
+from pathlib import Path
 
 import orjson
 
@@ -404,11 +406,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.assistant")
     parser.add_argument("--quick", action="store_true", help="fewer rooms and questions")
     parser.add_argument("--db", choices=["auto", "postgres", "sqlite"], default="auto")
+    parser.add_argument(
+        "--write", action="store_true", help="also write its bench/results-*.md page"
+    )
+    parser.add_argument("--json", help="write the rows here (bench.report reads it)")
     args = parser.parse_args(argv)
     rows = run(args.quick, db=args.db)
     print()
     print(table(rows) if rows else "no results (see above)")
-    if rows and not args.quick:
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, default=str))
+    if args.write:
         write_results(
             BASE_DIR / "bench" / "results-assistant.md",
             "The assistant's streaming: latency it adds, chat beside it (issue 13)",

@@ -141,7 +141,7 @@ def _prepare_child(pairs: int, out: str, sessions: bool) -> None:
     from rest_framework_simplejwt.tokens import RefreshToken
 
     from accounts.models import Skill, TeacherSkill, User
-    from bench.data import users
+    from bench.data import grant_credits, users
     from scheduling.services.bookings import booking_request
     from scheduling.services.slots import slot_create
     from scheduling.transitions import booking_accept
@@ -158,6 +158,8 @@ def _prepare_child(pairs: int, out: str, sessions: bool) -> None:
             users(f"chatl{tag}", pairs, teacher=False, learner=True, rng=rng)
         )
         TeacherSkill.objects.bulk_create([TeacherSkill(teacher=t, skill=skill) for t in teachers])
+    with transaction.atomic():  # one commit for all the grants
+        grant_credits(learners)
     start = timezone.now().replace(second=0, microsecond=0) + timedelta(minutes=5)
     rows = []
 
@@ -513,6 +515,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prepare", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--sessions", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--write", action="store_true", help="also write its bench/results-*.md page"
+    )
+    parser.add_argument("--json", help="write the rows here (bench.report reads it)")
     args = parser.parse_args(argv)
     if args.prepare is not None:
         _prepare_child(args.prepare, args.out, args.sessions)
@@ -523,7 +529,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = run(args.quick, db=args.db, cases=cases)
     print()
     print(table(rows) if rows else "no results (see above)")
-    if rows and not args.quick and not args.rooms:
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, default=str))
+    if args.write:
         write_results(
             BASE_DIR / "bench" / "results-chat.md",
             "Chat delivery across two server processes (issue 5a)",

@@ -58,6 +58,7 @@ FULL = Scale(teachers=10_000, slots_per_teacher=20, booking_learners=2_000)
 # Credits each bench learner starts with (bookings hold their price).
 LEARNER_CREDITS = 1_000_000
 QUICK = Scale(teachers=1_000, slots_per_teacher=20, booking_learners=300)
+SMOKE = Scale(teachers=300, slots_per_teacher=10, booking_learners=100)  # make bench-quick
 
 
 @dataclass

@@ -47,6 +47,7 @@ class Plan:
 
 FULL = Plan(users=500, sequential_rounds=2, concurrent_rounds=1)
 QUICK = Plan(users=100, sequential_rounds=2, concurrent_rounds=1)
+SMOKE = Plan(users=40, sequential_rounds=1, concurrent_rounds=1)  # make bench-quick
 
 
 def _setup(data: Dataset, plan: Plan, rng: random.Random) -> dict:

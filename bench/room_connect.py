@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import math
 import secrets
 import sys
 import time
+from pathlib import Path
 
 from bench.chat import BASE_DIR, database, prepare, table, write_results
 from bench.stats import percentile
@@ -173,13 +175,19 @@ def run(quick: bool = False, *, runs: int | None = None, verbose: bool = True) -
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.room_connect")
-    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--runs", type=int, help="counted runs (default 20; quick 5)")
     parser.add_argument("--quick", action="store_true", help="5 runs")
+    parser.add_argument(
+        "--write", action="store_true", help="also write its bench/results-*.md page"
+    )
+    parser.add_argument("--json", help="write the rows here (bench.report reads it)")
     args = parser.parse_args(argv)
-    rows = run(args.quick, runs=None if args.quick else args.runs)
+    rows = run(args.quick, runs=args.runs)
     print()
     print(table(rows))
-    if not args.quick:
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, default=str))
+    if args.write:
         write_results(
             BASE_DIR / "bench" / "results-room.md",
             "Meeting room: Join to connected (issue 5b)",

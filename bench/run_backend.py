@@ -1,7 +1,7 @@
 """One database backend in one process: ``python -m bench.run_backend sqlite|postgres``.
 
 Creates the benchmark database (SQLite: a file in a temporary directory;
-PostgreSQL: ``skilllink_bench``, created and dropped through the ``postgres``
+PostgreSQL: ``skilllink_bench_<pid>``, created and dropped through the ``postgres``
 database), points ``DATABASE_URL`` at it *before* Django is set up, migrates,
 bulk-loads, runs the chosen benchmarks and writes their results as JSON to
 ``--out``. The database is removed at the end, also on failure or SIGTERM.
@@ -22,7 +22,9 @@ import traceback
 from pathlib import Path
 
 PG_ADMIN = dict(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
-PG_BENCH_DB = os.environ.get("BENCH_PG_DATABASE", "skilllink_bench")
+# One database per run: two runs at once (a developer's and the lead's, say) must not drop
+# each other's database (DROP ... WITH (FORCE) ends every session on it).
+PG_BENCH_DB = os.environ.get("BENCH_PG_DATABASE", f"skilllink_bench_{os.getpid()}")
 BENCHMARKS = ("discovery", "match", "notify")
 
 
@@ -71,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("backend", choices=["sqlite", "postgres"])
     parser.add_argument("--only", default=",".join(BENCHMARKS))
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--smoke", action="store_true", help="smaller than --quick (bench-quick)")
     parser.add_argument("--out", required=True)
     parser.add_argument("--keep-db", action="store_true", help="leave the database for inspection")
     args = parser.parse_args(argv)
@@ -113,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
 
         call_command("migrate", verbosity=0, interactive=False)
         _stamp(backend, started, "migrated")
-        scale = bench_data.QUICK if args.quick else bench_data.FULL
+        scale = (
+            bench_data.SMOKE if args.smoke else bench_data.QUICK if args.quick else bench_data.FULL
+        )
         dataset = bench_data.load(scale)
         bench_data.analyze()
         report["meta"].update(
@@ -128,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             f"loaded {dataset.counts} in {dataset.seconds:.1f}s (inserts: {dataset.insert_seconds})",
         )
 
-        n, warmup = (60, 10) if args.quick else (200, 20)
+        n, warmup = (30, 5) if args.smoke else (60, 10) if args.quick else (200, 20)
         results = []
         for name in BENCHMARKS:
             if name not in only:
@@ -153,7 +158,11 @@ def main(argv: list[str] | None = None) -> int:
                     dataset,
                     backend=backend,
                     database_url=database_url,
-                    plan=notify.QUICK if args.quick else notify.FULL,
+                    plan=notify.SMOKE
+                    if args.smoke
+                    else notify.QUICK
+                    if args.quick
+                    else notify.FULL,
                     meta=report["meta"],
                 )
             # This machine is shared: the load average says how far to trust the numbers.

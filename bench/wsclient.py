@@ -108,11 +108,7 @@ class RawWebSocket(asyncio.Protocol):
             del buffer[: offset + length]
             opcode = first & 0x0F
             if opcode == OP_TEXT:
-                text = payload.decode()
-                if self.on_text is None:
-                    self.backlog.append(text)
-                else:
-                    self.on_text(text)
+                self._text(payload.decode())
             elif opcode == OP_PING:
                 self._write(OP_PONG, payload)
             elif opcode == OP_CLOSE:
@@ -121,6 +117,12 @@ class RawWebSocket(asyncio.Protocol):
                 self.open = False
                 self.transport.close()
                 return
+
+    def _text(self, text: str) -> None:
+        if self.on_text is None:
+            self.backlog.append(text)
+        else:
+            self.on_text(text)
 
     def _write(self, opcode: int, payload: bytes) -> None:
         mask = os.urandom(4)
