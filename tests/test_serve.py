@@ -96,3 +96,27 @@ def test_a_client_cannot_dodge_login_limits_by_rotating_x_forwarded_for():
         assert results == [401] * 5 + [429]
         proxied = start(extra_env={"FORWARDED_ALLOW_IPS": "127.0.0.1"})
         assert [attempt(proxied, f"10.2.0.{n}") for n in range(6)] == [401] * 6
+
+
+@pytest.mark.django_db
+def test_calendar_feed_tokens_never_reach_the_log(client, caplog):
+    """The access-log filter rewrites the feed's token, and Django's own "Not Found"
+    warning for a wrong token goes through the same filter (settings.LOGGING)."""
+    from skilllink.log_filters import redact
+
+    assert (
+        redact('GET /calendar/Abc-123_xyz.ics?x=1 HTTP/1.1" 200')
+        == 'GET /calendar/[redacted].ics?x=1 HTTP/1.1" 200'
+    )
+    assert redact("POST /calendar/reset/ HTTP/1.1") == "POST /calendar/reset/ HTTP/1.1"
+    handler = logging.getLogger("django").handlers[0]
+    records = []
+    handler_emit = handler.emit
+    handler.emit = records.append
+    try:
+        assert client.get("/calendar/SeCrEt-feed-token.ics").status_code == 404
+    finally:
+        handler.emit = handler_emit
+    lines = [handler.format(record) for record in records]
+    assert any("/calendar/[redacted].ics" in line for line in lines), lines
+    assert not any("SeCrEt-feed-token" in line for line in lines)
