@@ -97,9 +97,16 @@ class TokenApi(TokenObtainPairView):
 
 @extend_schema_view(
     post=extend_schema(
-        summary="A new access token for a refresh token",
+        summary="A new access token and a new refresh token for a refresh token",
+        description=(
+            "The refresh token sent is blacklisted: each one is good once "
+            "(401 `token_invalid` the second time)."
+        ),
         responses={
-            200: inline_serializer("AccessToken", {"access": serializers.CharField()}),
+            200: inline_serializer(
+                "RefreshedTokenPair",
+                {"access": serializers.CharField(), "refresh": serializers.CharField()},
+            ),
             400: ErrorSerializer,
             401: ErrorSerializer,
         },

@@ -14,6 +14,7 @@ the user model only through ``get_user_model()`` (the core imports no app).
 
 import jwt
 from django.contrib.auth import get_user_model
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework_simplejwt import serializers as jwt_serializers
 from rest_framework_simplejwt import settings as jwt_settings
 from rest_framework_simplejwt import tokens
@@ -113,3 +114,9 @@ class TokenRefreshSerializer(jwt_serializers.TokenRefreshSerializer):
             )
         token_generation_check(refresh, user)
         return super().validate(attrs)
+
+
+class RevocableJWTScheme(SimpleJWTScheme):
+    """The OpenAPI security scheme: the same ``jwtAuth`` bearer scheme as SimpleJWT's."""
+
+    target_class = "skilllink.jwt_auth.RevocableJWTAuthentication"
