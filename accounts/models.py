@@ -8,7 +8,12 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from accounts.usernames import username_skeleton
+from accounts.usernames import (
+    USERNAME_RULE,
+    username_normalise,
+    username_problem,
+    username_skeleton,
+)
 
 
 @cache
@@ -25,6 +30,13 @@ def validate_timezone(value: str) -> None:
         )
 
 
+def validate_username(value: str) -> None:
+    """The charset rule of ``accounts.usernames`` for forms that validate the model (admin)."""
+    problem = username_problem(username_normalise(value))
+    if problem:
+        raise ValidationError(problem, code="invalid_username")
+
+
 class User(AbstractUser):
     class Theme(models.TextChoices):
         SYSTEM = "system", "Follow the system"
@@ -35,6 +47,15 @@ class User(AbstractUser):
         FREE = "free", "Free"
         PREMIUM = "premium", "Premium"
 
+    # AbstractUser's field with SkillLink's charset (letters, digits, "._-") as its validator.
+    username = models.CharField(
+        "username",
+        max_length=150,
+        unique=True,
+        help_text=USERNAME_RULE,
+        validators=[validate_username],
+        error_messages={"unique": "A user with that username already exists."},
+    )
     email = models.EmailField("email address")
     is_learner = models.BooleanField(default=True)
     is_teacher = models.BooleanField(default=False)
@@ -82,6 +103,16 @@ class User(AbstractUser):
                 violation_error_message="A user is a learner, a teacher or both.",
             ),
         ]
+
+    def clean(self):
+        super().clean()
+        self.username = username_normalise(self.username)
+        look_alikes = User.objects.filter(username_skeleton=username_skeleton(self.username))
+        if look_alikes.exclude(pk=self.pk).exists():
+            raise ValidationError(
+                {"username": "That username looks too much like an existing one."},
+                code="username_confusable",
+            )
 
     def save(self, *args, **kwargs):
         """Keeps ``username_skeleton`` in step, and revokes every token and open socket of

@@ -136,3 +136,15 @@ def test_skill_names_and_blurbs_refuse_bidi_and_control_characters(payload, fiel
     assert response.status_code == 400, response.content
     assert field in response.json()["fields"]
     assert not teacher.teacher_skills.exists()
+
+
+def test_model_validation_used_by_admin_forms_refuses_bad_and_look_alike_names():
+    from django.core.exceptions import ValidationError
+
+    make_learner(username="maria")
+    for name in ("has space", f"mari{CYRILLIC_A}", "MARIA"):
+        candidate = User(username=name, email="x@example.test", password="x")
+        with pytest.raises(ValidationError) as refused:
+            candidate.full_clean()
+        assert "username" in refused.value.message_dict, name
+    User(username="maria2", email="x@example.test", password="x").full_clean()
