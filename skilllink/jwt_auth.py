@@ -48,6 +48,13 @@ class AccessToken(tokens.AccessToken):
     def lifetime(self):
         return jwt_settings.api_settings.ACCESS_TOKEN_LIFETIME
 
+    @classmethod
+    def for_user(cls, user):
+        """An access token alone (no refresh token, so nothing is written to the database)."""
+        token = super().for_user(user)
+        token[GENERATION_CLAIM] = generation_of(user)
+        return token
+
 
 class RefreshToken(tokens.RefreshToken):
     """SimpleJWT's refresh token with the user's generation; its access tokens copy it."""
