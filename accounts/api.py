@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from accounts import selectors, services
+from accounts import credentials, email_verification, selectors, services
 from accounts.models import TeacherSkill
 from accounts.services import ROLES
 from skilllink.errors import ErrorSerializer
@@ -35,15 +35,22 @@ class RegisterApi(APIView):
         id = serializers.IntegerField()
         username = serializers.CharField()
         email = serializers.CharField()
+        email_verified = serializers.BooleanField()
         role = serializers.CharField()
         timezone = serializers.CharField()
 
     @extend_schema(
         request=RegisterInputSerializer,
-        responses={201: RegisterOutputSerializer, 400: ErrorSerializer},
+        responses={201: RegisterOutputSerializer, 400: ErrorSerializer, 429: ErrorSerializer},
         summary="Create an account",
+        description=(
+            "Mails the address a verification link; an address that already has a verified "
+            "account gets a note instead, and the answer is the same. Limited per address "
+            "(`REGISTER_RATE_LIMIT`): past it 429 `rate_limited`."
+        ),
     )
     def post(self, request):
+        services.register_limit_hit(address=client_ip(request))
         data = self.RegisterInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         user = services.user_register(
@@ -52,6 +59,7 @@ class RegisterApi(APIView):
             password=data.validated_data["password"],
             role=data.validated_data["role"],
             timezone_name=data.validated_data["timezone"],
+            base_url=request.build_absolute_uri("/"),
         )
         return Response(self.RegisterOutputSerializer(user).data, status=status.HTTP_201_CREATED)
 
@@ -89,9 +97,16 @@ class TokenApi(TokenObtainPairView):
 
 @extend_schema_view(
     post=extend_schema(
-        summary="A new access token for a refresh token",
+        summary="A new access token and a new refresh token for a refresh token",
+        description=(
+            "The refresh token sent is blacklisted: each one is good once "
+            "(401 `token_invalid` the second time)."
+        ),
         responses={
-            200: inline_serializer("AccessToken", {"access": serializers.CharField()}),
+            200: inline_serializer(
+                "RefreshedTokenPair",
+                {"access": serializers.CharField(), "refresh": serializers.CharField()},
+            ),
             400: ErrorSerializer,
             401: ErrorSerializer,
         },
@@ -99,6 +114,77 @@ class TokenApi(TokenObtainPairView):
 )
 class TokenRefreshApi(TokenRefreshView):
     pass
+
+
+class LogoutApi(APIView):
+    """Log a refresh token out: blacklisted, it can neither refresh nor log out again."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    class LogoutInputSerializer(serializers.Serializer):
+        refresh = serializers.CharField(max_length=2000)
+
+    @extend_schema(
+        request=LogoutInputSerializer,
+        responses={204: None, 400: ErrorSerializer, 401: ErrorSerializer},
+        summary="Log out a refresh token",
+        description=(
+            "The refresh token is blacklisted. An access token issued from it stays valid "
+            "until it expires (15 minutes); a password change revokes those too."
+        ),
+    )
+    def post(self, request):
+        data = self.LogoutInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        credentials.refresh_token_revoke(raw_token=data.validated_data["refresh"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class EmailVerifyApi(APIView):
+    """Confirm an email address with the token of the link mailed to it."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    class EmailVerifyInputSerializer(serializers.Serializer):
+        token = serializers.CharField(max_length=1000)
+
+    @extend_schema(
+        request=EmailVerifyInputSerializer,
+        responses={
+            200: inline_serializer(
+                "EmailVerified",
+                {"email": serializers.CharField(), "email_verified": serializers.BooleanField()},
+            ),
+            400: OpenApiResponse(
+                ErrorSerializer, description="`link_expired`, `link_invalid`, `invalid`."
+            ),
+            409: OpenApiResponse(
+                ErrorSerializer, description="`email_taken`: another account verified it first."
+            ),
+        },
+        summary="Verify my email address",
+    )
+    def post(self, request):
+        data = self.EmailVerifyInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = email_verification.email_verify(token=data.validated_data["token"])
+        return Response({"email": user.email, "email_verified": user.email_verified})
+
+
+class EmailVerifySendApi(APIView):
+    @extend_schema(
+        request=None,
+        responses={202: None, 401: ErrorSerializer, 409: ErrorSerializer, 429: ErrorSerializer},
+        summary="Mail me a new verification link",
+        description="409 `already_verified` when it is; limited like registration (429).",
+    )
+    def post(self, request):
+        services.email_verification_resend(
+            user=request.user, base_url=request.build_absolute_uri("/")
+        )
+        return Response(status=status.HTTP_202_ACCEPTED)
 
 
 class SkillSerializer(serializers.Serializer):

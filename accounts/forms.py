@@ -1,8 +1,15 @@
 from django import forms
+from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 
 from accounts.models import TeacherSkill, User, timezone_names
-from accounts.services import login_failure_record, login_limits_check, login_success_record
+from accounts.services import (
+    login_failure_record,
+    login_limits_check,
+    login_success_record,
+    registration_problems,
+)
+from accounts.usernames import USERNAME_RULE
 from skilllink.errors import AppError
 from skilllink.ratelimit import client_ip
 
@@ -34,8 +41,12 @@ class RegistrationForm(AppErrorFormMixin, forms.Form):
     username = forms.CharField(
         max_length=150,
         widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True}),
+        help_text=USERNAME_RULE,
     )
-    email = forms.EmailField(widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    email = forms.EmailField(
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+        help_text="We send a link to confirm it.",
+    )
     password1 = forms.CharField(
         label="Password",
         strip=False,
@@ -56,10 +67,31 @@ class RegistrationForm(AppErrorFormMixin, forms.Form):
         help_text="Detected from your browser; times are shown in this zone.",
     )
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The rules up front, before a first attempt: the validators' own texts (safe HTML).
+        self.fields[
+            "password1"
+        ].help_text = password_validation.password_validators_help_text_html()
+
     def clean(self):
+        """Every problem at once, each beside its field: the service's checks run even when
+        a field already failed here, and add what this form did not find itself."""
         cleaned = super().clean()
         if cleaned.get("password1") and cleaned.get("password1") != cleaned.get("password2"):
             self.add_error("password2", "The two passwords differ.")
+        problems = registration_problems(
+            username=str(self.data.get("username", "")),
+            email=str(self.data.get("email", "")),
+            password=str(self.data.get("password1", "")),
+            role=cleaned.get("role") or "learner",
+            timezone_name=cleaned.get("timezone") or "UTC",
+        )
+        for name, messages in problems.items():
+            field = "password1" if name == "password" else name
+            if field in self.fields and field not in self.errors:
+                for message in messages:
+                    self.add_error(field, message)
         return cleaned
 
 
@@ -105,6 +137,15 @@ class TeacherSkillForm(forms.Form):
 class RateLimitedLoginForm(AuthenticationForm):
     """Django's login form within the login limits (``accounts.services``): checked first,
     then each failure and success recorded."""
+
+    def full_clean(self):
+        """A failed login is a form-level error: mark both inputs invalid and point them at it."""
+        super().full_clean()
+        if self.is_bound and self.non_field_errors():
+            for name in ("username", "password"):
+                self.fields[name].widget.attrs.update(
+                    {"aria-invalid": "true", "aria-describedby": "form-errors"}
+                )
 
     def clean(self):
         username = self.cleaned_data.get("username") or ""

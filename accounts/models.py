@@ -8,6 +8,13 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from accounts.usernames import (
+    USERNAME_RULE,
+    username_normalise,
+    username_problem,
+    username_skeleton,
+)
+
 
 @cache
 def timezone_names() -> frozenset[str]:
@@ -23,6 +30,13 @@ def validate_timezone(value: str) -> None:
         )
 
 
+def validate_username(value: str) -> None:
+    """The charset rule of ``accounts.usernames`` for forms that validate the model (admin)."""
+    problem = username_problem(username_normalise(value))
+    if problem:
+        raise ValidationError(problem, code="invalid_username")
+
+
 class User(AbstractUser):
     class Theme(models.TextChoices):
         SYSTEM = "system", "Follow the system"
@@ -33,6 +47,15 @@ class User(AbstractUser):
         FREE = "free", "Free"
         PREMIUM = "premium", "Premium"
 
+    # AbstractUser's field with SkillLink's charset (letters, digits, "._-") as its validator.
+    username = models.CharField(
+        "username",
+        max_length=150,
+        unique=True,
+        help_text=USERNAME_RULE,
+        validators=[validate_username],
+        error_messages={"unique": "A user with that username already exists."},
+    )
     email = models.EmailField("email address")
     is_learner = models.BooleanField(default=True)
     is_teacher = models.BooleanField(default=False)
@@ -46,6 +69,15 @@ class User(AbstractUser):
     # Where the owner last logged in from: a flood of failures from elsewhere never
     # slows logins from here (accounts.services.login_limits_check).
     last_login_address = models.CharField(max_length=45, blank=True, editable=False)
+    # True once the owner opened the signed link mailed to ``email``; unverified emails do
+    # not block login. Only verified addresses are unique (user_verified_email_ci_unique).
+    email_verified = models.BooleanField(default=False)
+    # Moves on at every password change and deactivation: JWTs carry it (claim "gen"), so
+    # every token issued before is refused (skilllink.jwt_auth, accounts.credentials).
+    token_generation = models.PositiveIntegerField(default=0, editable=False)
+    # accounts.usernames.username_skeleton(username), set on every save; unique, so names
+    # a reader could take for one another cannot coexist. NULL only for legacy clashes.
+    username_skeleton = models.CharField(max_length=600, null=True, editable=False)  # noqa: DJ001
 
     class Meta:
         constraints = [
@@ -56,8 +88,14 @@ class User(AbstractUser):
             ),
             models.UniqueConstraint(
                 Lower("email"),
-                name="user_email_ci_unique",
+                condition=Q(email_verified=True),
+                name="user_verified_email_ci_unique",
                 violation_error_message="A user with that email address already exists.",
+            ),
+            models.UniqueConstraint(
+                fields=["username_skeleton"],
+                name="user_username_skeleton_unique",
+                violation_error_message="That username is too much like an existing one.",
             ),
             models.CheckConstraint(
                 condition=Q(is_learner=True) | Q(is_teacher=True),
@@ -65,6 +103,38 @@ class User(AbstractUser):
                 violation_error_message="A user is a learner, a teacher or both.",
             ),
         ]
+
+    def clean(self):
+        super().clean()
+        self.username = username_normalise(self.username)
+        look_alikes = User.objects.filter(username_skeleton=username_skeleton(self.username))
+        if look_alikes.exclude(pk=self.pk).exists():
+            raise ValidationError(
+                {"username": "That username looks too much like an existing one."},
+                code="username_confusable",
+            )
+
+    def save(self, *args, **kwargs):
+        """Keeps ``username_skeleton`` in step, and revokes every token and open socket of
+        the user when this save changes the password or deactivates the account."""
+        update_fields = kwargs.get("update_fields")
+        adding = self._state.adding or self.pk is None
+        if update_fields is None or "username" in update_fields:
+            self.username_skeleton = username_skeleton(self.username)
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "username_skeleton"}
+        password_changed = not adding and self._password is not None
+        deactivated = (
+            not adding
+            and not self.is_active
+            and (update_fields is None or "is_active" in update_fields)
+            and type(self).objects.filter(pk=self.pk, is_active=True).exists()
+        )
+        super().save(*args, **kwargs)
+        if password_changed or deactivated:
+            from accounts.credentials import user_tokens_revoke
+
+            user_tokens_revoke(user=self)
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:

@@ -14,6 +14,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.text import slugify
 
+from accounts.email_verification import email_verification_send
 from accounts.models import Notification, Skill, TeacherSkill, User, validate_timezone
 from accounts.selectors import (
     notification_get_for_user,
@@ -21,10 +22,20 @@ from accounts.selectors import (
     notification_unread_count,
 )
 from accounts.signals import teacher_skill_removed
-from skilllink.errors import Forbidden, NotFound, RateLimited, ValidationFailed
-from skilllink.ratelimit import counter_add, counter_get, counter_reset, parse_rate, wait_text
+from accounts.usernames import username_normalise, username_problem, username_skeleton
+from skilllink.errors import Conflict, Forbidden, NotFound, RateLimited, ValidationFailed
+from skilllink.ratelimit import (
+    counter_add,
+    counter_get,
+    counter_reset,
+    parse_rate,
+    rate_limit_hit,
+    wait_text,
+)
 from skilllink.realtime import send_all_on_commit, send_on_commit, user_group
+from skilllink.text import text_clean
 
+USERNAME_CONFUSABLE = "That username looks too much like an existing one; choose another."
 ROLES = {"learner": (True, False), "teacher": (False, True), "both": (True, True)}
 
 
@@ -45,24 +56,25 @@ def _check_timezone(name: str) -> None:
         raise ValidationFailed(error.messages[0], fields={"timezone": error.messages}) from None
 
 
-def user_register(
-    *, username: str, email: str, password: str, role: str, timezone_name: str = "UTC"
-) -> User:
-    """Create an account. Raises ``ValidationFailed`` (with ``fields``) and changes nothing on bad input."""
+def registration_problems(
+    *, username: str, email: str, password: str, role: str, timezone_name: str
+) -> dict[str, list[str]]:
+    """Every reason the registration would be refused, by field (empty when it would not).
+    The email is never refused for being registered (see ``user_register``)."""
     errors: dict[str, list[str]] = {}
-    username = username.strip()
+    username = username_normalise(username)
     email = email.strip()
-    if not username:
-        errors["username"] = ["Choose a username."]
+    problem = username_problem(username)
+    if problem:
+        errors["username"] = [problem]
     elif User.objects.filter(username__iexact=username).exists():
         errors["username"] = ["That username is taken."]
+    elif User.objects.filter(username_skeleton=username_skeleton(username)).exists():
+        errors["username"] = [USERNAME_CONFUSABLE]
     try:
         validate_email(email)
     except ValidationError:
         errors["email"] = ["Enter a valid email address."]
-    else:
-        if User.objects.filter(email__iexact=email).exists():
-            errors["email"] = ["An account with that email address already exists."]
     if role not in ROLES:
         errors["role"] = [f'"{role}" is not a role; use learner, teacher or both.']
     try:
@@ -73,6 +85,33 @@ def user_register(
         password_validation.validate_password(password, User(username=username, email=email))
     except ValidationError as error:
         errors["password"] = error.messages
+    return errors
+
+
+def user_register(
+    *,
+    username: str,
+    email: str,
+    password: str,
+    role: str,
+    timezone_name: str = "UTC",
+    base_url: str = "",
+) -> User:
+    """Create an account and mail the address a verification link (``base_url`` + path).
+
+    Raises ``ValidationFailed`` (with ``fields``, every problem at once) and changes
+    nothing on bad input. The email is never refused for being registered: the account is
+    created unverified and the address's verified owner is told instead (nothing here
+    reveals which addresses have accounts).
+    """
+    username, email = username_normalise(username), email.strip()
+    errors = registration_problems(
+        username=username,
+        email=email,
+        password=password,
+        role=role,
+        timezone_name=timezone_name,
+    )
     if errors:
         raise ValidationFailed(_summary(errors), fields=errors)
 
@@ -88,13 +127,40 @@ def user_register(
     try:
         with transaction.atomic():
             user.save()
+            email_verification_send(user=user, base_url=base_url)
     except IntegrityError:
-        # Lost a race with an identical registration: the constraint decided.
+        # Lost a race with a registration of the same (or a confusable) username.
         raise ValidationFailed(
-            "That username or email address is taken.",
-            fields={"username": ["That username or email address is taken."]},
+            "That username is taken.", fields={"username": ["That username is taken."]}
         ) from None
     return user
+
+
+def register_limit_hit(*, address: str) -> None:
+    """Count a registration attempt from ``address``; ``RateLimited`` past REGISTER_RATE_LIMIT."""
+    limit, window = parse_rate(settings.REGISTER_RATE_LIMIT)
+    rate_limit_hit(
+        scope=f"register:{address}",
+        limit=limit,
+        window=window,
+        message="Too many sign-ups from your network. Try again later.",
+    )
+
+
+def email_verification_resend(*, user: User, base_url: str) -> None:
+    """Mail ``user`` a fresh verification link: ``Conflict`` (``already_verified``) when the
+    address is verified, ``RateLimited`` past REGISTER_RATE_LIMIT for this user."""
+    if user.email_verified:
+        raise Conflict("Your email address is already verified.", code="already_verified")
+    limit, window = parse_rate(settings.REGISTER_RATE_LIMIT)
+    rate_limit_hit(
+        scope=f"verify-send:{user.pk}",
+        limit=limit,
+        window=window,
+        message="You asked for several links already. Try again later.",
+    )
+    with transaction.atomic():
+        email_verification_send(user=user, base_url=base_url)
 
 
 def user_lock(*, user: User) -> None:
@@ -119,8 +185,10 @@ def user_update_profile(
     bio: str | None = None,
     role: str | None = None,
     email: str | None = None,
+    base_url: str = "",
 ) -> User:
-    """Change the editable profile fields that are given (None = unchanged)."""
+    """Change the editable profile fields that are given (None = unchanged). A new email is
+    unverified until the link mailed to it (``base_url`` + path) is opened."""
     update_fields: list[str] = []
     if timezone_name is not None:
         _check_timezone(timezone_name)
@@ -135,17 +203,13 @@ def user_update_profile(
         user.theme = theme
         update_fields.append("theme")
     if bio is not None:
-        if len(bio) > 2000:
-            raise ValidationFailed(
-                "The bio is limited to 2,000 characters.",
-                fields={"bio": ["Keep it under 2,000 characters."]},
-            )
-        user.bio = bio
+        user.bio = text_clean(bio, field="bio", max_length=2000, required=False)
         update_fields.append("bio")
     if role is not None:
         user.is_learner, user.is_teacher = _role_flags(role)
         update_fields += ["is_learner", "is_teacher"]
-    if email is not None and email.strip().lower() != user.email.lower():
+    email_changed = email is not None and email.strip().lower() != user.email.lower()
+    if email_changed:
         email = email.strip()
         try:
             validate_email(email)
@@ -153,15 +217,16 @@ def user_update_profile(
             raise ValidationFailed(
                 "Enter a valid email address.", fields={"email": ["Enter a valid email address."]}
             ) from None
-        if User.objects.filter(email__iexact=email).exclude(pk=user.pk).exists():
-            raise ValidationFailed(
-                "An account with that email address already exists.",
-                fields={"email": ["An account with that email address already exists."]},
-            )
+        # Never refused for being someone else's: it stays unverified and its verified
+        # owner is told (accounts.email_verification), so nothing reveals who is registered.
         user.email = email
-        update_fields.append("email")
+        user.email_verified = False
+        update_fields += ["email", "email_verified"]
     if update_fields:
-        user.save(update_fields=update_fields)
+        with transaction.atomic():
+            user.save(update_fields=update_fields)
+            if email_changed:
+                email_verification_send(user=user, base_url=base_url)
     return user
 
 
@@ -179,6 +244,10 @@ def skill_slug(name: str) -> str:
 
 def _skill_name_clean(name: str) -> tuple[str, str, str]:
     """``(name, slug, problem)``: whitespace collapsed, its slug, and why it is refused ("" if fine)."""
+    try:
+        name = text_clean(name, field="name", max_length=10_000, multiline=False, required=False)
+    except ValidationFailed as refusal:
+        return name, "", refusal.detail
     name = " ".join(name.split())
     slug = skill_slug(name)
     if not name:
@@ -241,6 +310,10 @@ def teacher_skill_add(
         errors["skill"] = [skill_problem]
     if level not in TeacherSkill.Level.values:
         errors["level"] = [f'"{level}" is not a level; use beginner, intermediate or expert.']
+    try:
+        text_clean(blurb, field="blurb", max_length=10_000, multiline=False, required=False)
+    except ValidationFailed as refusal:
+        errors["blurb"] = refusal.fields["blurb"]
     if len(blurb) > TEACHER_SKILL_BLURB_MAX_LENGTH:
         errors["blurb"] = [
             f"Keep the blurb to {TEACHER_SKILL_BLURB_MAX_LENGTH} characters or fewer "

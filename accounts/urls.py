@@ -10,6 +10,8 @@ urlpatterns = [
     path("accounts/login/", views.SkillLinkLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/profile/", views.profile, name="profile"),
+    path("accounts/email/verify/<str:token>/", views.email_verify, name="email_verify"),
+    path("accounts/email/verify-send/", views.email_verify_send, name="email_verify_send"),
     path("accounts/skills/add/", views.skill_add, name="skill_add"),
     path("accounts/skills/<slug:slug>/remove/", views.skill_remove, name="skill_remove"),
     path(

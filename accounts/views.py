@@ -8,10 +8,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from accounts import selectors, services
+from accounts import email_verification, selectors, services
 from accounts.forms import ProfileForm, RateLimitedLoginForm, RegistrationForm, TeacherSkillForm
 from accounts.models import TeacherSkill
 from skilllink.errors import AppError
+from skilllink.ratelimit import client_ip
 
 
 def home(request):
@@ -25,6 +26,13 @@ def register(request):
     if request.user.is_authenticated:
         return redirect("dashboard")
     form = RegistrationForm(request.POST or None)
+    if request.method == "POST":
+        try:
+            services.register_limit_hit(address=client_ip(request))
+        except AppError as error:
+            form.is_valid()  # keep what was typed on the page
+            form.add_app_error(error)
+            return render(request, "accounts/register.html", {"form": form}, status=429)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -34,14 +42,46 @@ def register(request):
                 password=data["password1"],
                 role=data["role"],
                 timezone_name=data["timezone"],
+                base_url=request.build_absolute_uri("/"),
             )
         except AppError as error:
             form.add_app_error(error)
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            messages.success(request, f"Welcome to SkillLink, {user.username}!")
+            # The same words whether or not the address already had an account.
+            messages.success(
+                request,
+                f"Welcome to SkillLink, {user.username}! We sent a link to {user.email}: "
+                "open it to confirm your address.",
+            )
             return redirect("dashboard")
     return render(request, "accounts/register.html", {"form": form})
+
+
+@require_http_methods(["GET"])
+def email_verify(request, token: str):
+    """The link mailed to an address: confirms it (no login needed: the link is the proof)."""
+    try:
+        user = email_verification.email_verify(token=token)
+    except AppError as error:
+        return render(
+            request, "accounts/email_verified.html", {"error": error}, status=error.status
+        )
+    return render(request, "accounts/email_verified.html", {"verified_email": user.email})
+
+
+@login_required
+@require_http_methods(["POST"])
+def email_verify_send(request):
+    try:
+        services.email_verification_resend(
+            user=request.user, base_url=request.build_absolute_uri("/")
+        )
+    except AppError as error:
+        messages.error(request, error.detail)
+    else:
+        messages.success(request, f"We sent a new link to {request.user.email}.")
+    return redirect("accounts:profile")
 
 
 class SkillLinkLoginView(LoginView):
@@ -72,6 +112,7 @@ def profile(request):
                 timezone_name=data["timezone"],
                 theme=data["theme"],
                 bio=data["bio"],
+                base_url=request.build_absolute_uri("/"),
             )
         except AppError as error:
             form.add_app_error(error)

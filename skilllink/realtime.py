@@ -18,6 +18,12 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
+def user_sockets_group(user_id: int) -> str:
+    """Every socket a user has open, whatever it serves: control events only (``auth.revoked``),
+    which every ``JsonSocketConsumer`` handles, so no consumer receives another's events."""
+    return f"user.{user_id}.sockets"
+
+
 def meeting_group(booking_id: int) -> str:
     return f"meeting.{booking_id}"
 

@@ -94,6 +94,18 @@ LOGIN_RATE_LIMIT = env.str("LOGIN_RATE_LIMIT", default="5/1800")
 LOGIN_ADDRESS_RATE_LIMIT = env.str("LOGIN_ADDRESS_RATE_LIMIT", default="50/1800")
 LOGIN_ACCOUNT_FLOOD = env.str("LOGIN_ACCOUNT_FLOOD", default="20/1800")
 LOGIN_FLOOD_INTERVAL = env.int("LOGIN_FLOOD_INTERVAL", default=60)
+# Registrations per address per window (seconds), page and API alike.
+REGISTER_RATE_LIMIT = env.str("REGISTER_RATE_LIMIT", default="10/3600")
+# JWT lifetimes (seconds): access tokens (sockets opened with one close when it expires)
+# and refresh tokens (each used once: a refresh answers a new one).
+ACCESS_TOKEN_LIFETIME = env.int("ACCESS_TOKEN_LIFETIME", default=15 * 60)
+REFRESH_TOKEN_LIFETIME = env.int("REFRESH_TOKEN_LIFETIME", default=7 * 24 * 3600)
+# Outgoing mail (email verification): the console with DEBUG on unless EMAIL_URL is set,
+# else SMTP from EMAIL_URL (smtp://user:password@host:587, smtp+tls://..., smtp+ssl://...).
+EMAIL_URL = env.str("EMAIL_URL", default="")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="SkillLink <no-reply@localhost>")
+# How long an email verification link stays valid (seconds).
+EMAIL_VERIFICATION_MAX_AGE = env.int("EMAIL_VERIFICATION_MAX_AGE", default=3 * 24 * 3600)
 CHAT_RATE_LIMIT = env.str("CHAT_RATE_LIMIT", default="20/10")  # messages / seconds per user
 # A socket whose client reads nothing for this long is closed (skilllink/sockets.py).
 SOCKET_SEND_TIMEOUT = env.float("SOCKET_SEND_TIMEOUT", default=10.0)
@@ -138,6 +150,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "rest_framework_simplejwt.token_blacklist",
     "skilllink",
     "accounts",
     "scheduling",
@@ -255,7 +268,7 @@ else:
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "skilllink.jwt_auth.RevocableJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -271,13 +284,26 @@ if DEBUG:
     )
 
 SIMPLE_JWT = {
-    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=15),
-    "REFRESH_TOKEN_LIFETIME": timedelta(days=7),
+    "ACCESS_TOKEN_LIFETIME": timedelta(seconds=ACCESS_TOKEN_LIFETIME),
+    "REFRESH_TOKEN_LIFETIME": timedelta(seconds=REFRESH_TOKEN_LIFETIME),
+    # HS256 only: skilllink.jwt_auth also refuses any token whose header names another.
     "ALGORITHM": "HS256",
     "SIGNING_KEY": SECRET_KEY,
     "AUTH_HEADER_TYPES": ("Bearer",),
     "UPDATE_LAST_LOGIN": True,
+    # A refresh token is good once: refreshing answers a new one and blacklists the old.
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "TOKEN_OBTAIN_SERIALIZER": "skilllink.jwt_auth.TokenObtainPairSerializer",
+    "TOKEN_REFRESH_SERIALIZER": "skilllink.jwt_auth.TokenRefreshSerializer",
 }
+
+if EMAIL_URL:
+    globals().update(env.email_url_config(EMAIL_URL))
+elif DEBUG:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "SkillLink API",

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 from typing import Any
 
 import orjson
@@ -32,6 +33,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from skilllink.errors import AppError
+from skilllink.realtime import user_sockets_group
 from skilllink.ws_auth import CLOSE_FORBIDDEN, CLOSE_NOT_AUTHENTICATED
 
 logger = logging.getLogger(__name__)
@@ -105,6 +107,7 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
     max_frame_bytes = 16 * 1024
     socket_gone = False  # closed by either side: nothing more can be sent
     joined: tuple[str, ...] = ()  # groups joined with groups_join, left on disconnect
+    expiry_timer: asyncio.TimerHandle | None = None  # closes a token socket at its expiry
 
     async def __call__(self, scope, receive, send):
         """Channels' ``AsyncConsumer.__call__`` with a cheaper event loop.
@@ -217,8 +220,45 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
         with contextlib.suppress(OSError):  # the peer is already gone
             await super().close(code=code, reason=reason)
 
+    async def accept(self, subprotocol=None, headers=None):
+        """Accept, then keep the socket only as long as its credentials: it joins the user's
+        sockets group (``auth.revoked`` closes it when the password changes or the account
+        is deactivated) and, opened with a token, closes when the token expires."""
+        await super().accept(subprotocol, headers)
+        if not self.user.is_authenticated:
+            return
+        group = user_sockets_group(self.user.pk)
+        try:
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.joined = (*self.joined, group)
+        except Exception as error:  # noqa: BLE001 - the layer (Redis) is unreachable
+            # The socket still works; revocation then reaches it through its token's
+            # expiry or its next reconnect.
+            logger.warning("%s: cannot watch for revocation (%r)", self.scope["path"], error)
+        expires_at = self.scope.get("token_expires_at")
+        if expires_at is not None:
+            loop = asyncio.get_running_loop()
+            self.expiry_timer = loop.call_later(
+                max(0.0, expires_at - time.time()),
+                lambda: asyncio.ensure_future(self.credentials_ended("token_expired")),
+            )
+
+    async def credentials_ended(self, code: str) -> None:
+        """Say why, then close with 4401 (pages do not reconnect on it; scripts log in again)."""
+        detail = {
+            "token_expired": "The access token expired; connect again with a fresh one.",
+            "token_revoked": "Signed out: the password changed or the account was deactivated.",
+        }[code]
+        await self.send_error(code, detail)
+        await self.close(code=CLOSE_NOT_AUTHENTICATED)
+
+    async def auth_revoked(self, event) -> None:
+        await self.credentials_ended("token_revoked")
+
     async def websocket_disconnect(self, message):
         self.socket_gone = True
+        if self.expiry_timer is not None:
+            self.expiry_timer.cancel()
         await self.groups_leave()
         await super().websocket_disconnect(message)
 
@@ -260,7 +300,7 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
 
     async def refuse(self, code: int) -> None:
         """Accept only to close with an application close code the browser can read."""
-        await self.accept()
+        await super().accept()
         await self.close(code=code)
 
     async def refuse_unauthenticated(self) -> None:

@@ -1,8 +1,8 @@
 """Text people type, checked the same way everywhere before it is stored.
 
-Control characters have no place in chat, names or bios: NUL cannot even be stored in
-PostgreSQL (one NUL failed a whole shared insert batch), and the others garble what
-the other side sees. Newlines (``\\r\\n`` and lone ``\\r`` become ``\\n``) and tabs are
+Control characters and bidirectional overrides have no place in chat, names or bios:
+NUL cannot even be stored in PostgreSQL (one NUL failed a whole shared insert batch), and
+the others garble or disguise what the other side sees. Newlines (``\\r\\n`` and lone ``\\r`` become ``\\n``) and tabs are
 kept where a text may span lines. The same refusal on SQLite and PostgreSQL.
 """
 
@@ -13,6 +13,15 @@ from skilllink.errors import ValidationFailed
 # C0 controls but tab and newline, DEL, and the C1 block.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _CONTROL_ONE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Bidirectional embeddings and overrides (LRE, RLE, PDF, LRO, RLO) and isolates (LRI, RLI,
+# FSI, PDI): they reorder what follows them, so a name or bio could show text other than
+# what it holds ("Trojan Source"). The plain marks (LRM, RLM, ALM) stay: right-to-left
+# writers need them and they reorder nothing beyond their neighbours.
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def bidi_controls_found(value: str) -> bool:
+    return _BIDI.search(value) is not None
 
 
 def control_characters_found(value: str, *, multiline: bool) -> bool:
@@ -40,6 +49,9 @@ def text_clean(
         message = "Remove the control characters (only line breaks and tabs are allowed)."
         if not multiline:
             message = "Remove the control characters and line breaks."
+        raise ValidationFailed(message, fields={field: [message]})
+    if bidi_controls_found(text):
+        message = "Remove the invisible text-direction characters (such as U+202E)."
         raise ValidationFailed(message, fields={field: [message]})
     if len(text) > max_length:
         message = f"At most {max_length:,} characters."

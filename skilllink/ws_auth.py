@@ -7,7 +7,8 @@
   origin cannot be checked.
 
 ``scope["user"]`` is always set (``AnonymousUser`` when nothing authenticated);
-consumers close unauthenticated sockets with 4401.
+consumers close unauthenticated sockets with 4401. With a token, ``scope["token_expires_at"]``
+holds its expiry, when the consumer closes the socket (4401).
 """
 
 from urllib.parse import parse_qs, urlsplit
@@ -18,8 +19,9 @@ from channels.sessions import CookieMiddleware, SessionMiddleware
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http.request import split_domain_port, validate_host
-from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
+
+from skilllink.jwt_auth import RevocableJWTAuthentication
 
 CLOSE_NOT_AUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -82,12 +84,14 @@ def origin_allowed(origin: str, scope: dict) -> bool:
 
 @database_sync_to_async
 def user_from_token(raw_token: str):
-    auth = JWTAuthentication()
+    """(user, the token's expiry as a POSIX time) or (``AnonymousUser``, None): HS256 only,
+    and revoked tokens refused, exactly as on the API (``skilllink.jwt_auth``)."""
+    auth = RevocableJWTAuthentication()
     try:
         validated = auth.get_validated_token(raw_token.encode())
-        return auth.get_user(validated)
-    except (InvalidToken, TokenError, AuthenticationFailed):
-        return AnonymousUser()
+        return auth.get_user(validated), float(validated["exp"])
+    except (InvalidToken, TokenError, AuthenticationFailed, KeyError, TypeError, ValueError):
+        return AnonymousUser(), None
 
 
 class _Deny:
@@ -112,7 +116,9 @@ class TokenOrSessionAuthMiddleware:
             return await _Deny()(scope, receive, send)
         token = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token")
         if token:
-            scope["user"] = await user_from_token(token[-1])
+            # A socket opened with a token lives no longer than the token: the consumer
+            # closes it (4401) at its expiry (skilllink.sockets).
+            scope["user"], scope["token_expires_at"] = await user_from_token(token[-1])
             return await self.inner(scope, receive, send)
         if origin is None:
             scope["user"] = AnonymousUser()

@@ -10,7 +10,6 @@ from datetime import timedelta
 import pytest
 from django.test import override_settings
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import RefreshToken
 
 from tests.factories import make_learner, make_slot, make_teacher, make_teacher_with_skills
 
@@ -79,7 +78,11 @@ def api_client() -> APIClient:
 
 
 def access_token_for(user) -> str:
-    return str(RefreshToken.for_user(user).access_token)
+    """An access token for ``user``, minted alone: no refresh token is recorded (the
+    blacklist app would otherwise write one row per call, counted by query budgets)."""
+    from skilllink.jwt_auth import AccessToken
+
+    return str(AccessToken.for_user(user))
 
 
 @pytest.fixture

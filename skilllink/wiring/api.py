@@ -17,6 +17,7 @@ class MeOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     username = serializers.CharField()
     email = serializers.CharField()
+    email_verified = serializers.BooleanField()
     role = serializers.CharField()
     is_learner = serializers.BooleanField()
     is_teacher = serializers.BooleanField()
@@ -66,5 +67,6 @@ class MeApi(APIView):
             bio=fields.get("bio"),
             role=fields.get("role"),
             email=fields.get("email"),
+            base_url=request.build_absolute_uri("/"),
         )
         return Response(MeOutputSerializer(user).data)

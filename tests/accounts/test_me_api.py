@@ -45,10 +45,36 @@ def test_bad_patch_is_refused_and_changes_nothing(auth_client, learner, payload,
     assert (learner.timezone, learner.theme, learner.role, learner.email) == before
 
 
-def test_patch_with_taken_email_is_refused(auth_client, teacher):
-    response = auth_client.patch("/api/me/", {"email": teacher.email.upper()}, format="json")
-    assert response.status_code == 400
-    assert "email" in response.json()["fields"]
+def test_patch_with_a_verified_owners_email_answers_like_any_change_and_tells_the_owner(
+    auth_client, learner, teacher, mailoutbox, django_capture_on_commit_callbacks
+):
+    teacher.email_verified = True
+    teacher.save(update_fields=["email_verified"])
+    mailoutbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = auth_client.patch("/api/me/", {"email": teacher.email.upper()}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["email_verified"] is False
+    learner.refresh_from_db()
+    assert (learner.email, learner.email_verified) == (teacher.email.upper(), False)
+    [note] = mailoutbox
+    assert note.to == [teacher.email]
+    assert "Someone tried" in note.subject
+
+
+def test_patch_with_a_new_email_marks_it_unverified_and_mails_a_link(
+    auth_client, learner, mailoutbox, django_capture_on_commit_callbacks
+):
+    learner.email_verified = True
+    learner.save(update_fields=["email_verified"])
+    mailoutbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = auth_client.patch("/api/me/", {"email": "new@example.test"}, format="json")
+    assert response.status_code == 200
+    assert response.json()["email_verified"] is False
+    [mail] = mailoutbox
+    assert mail.to == ["new@example.test"]
+    assert "/accounts/email/verify/" in mail.body
 
 
 def test_unknown_fields_cannot_escalate(auth_client, learner):

@@ -27,6 +27,7 @@ def test_register_token_me_round_trip(api_client):
         "id": body["id"],
         "username": "grace",
         "email": "grace@example.test",
+        "email_verified": False,
         "role": "teacher",
         "timezone": "Europe/Paris",
     }
@@ -65,20 +66,13 @@ def test_timezone_defaults_to_utc_when_omitted(api_client):
     assert response.json()["timezone"] == "UTC"
 
 
-@pytest.mark.parametrize(
-    ("overrides", "field"),
-    [
-        ({"username": "GRACE", "email": "other@example.test"}, "username"),
-        ({"username": "other", "email": "Grace@Example.test"}, "email"),
-    ],
-)
-def test_duplicate_username_or_email_is_refused_case_insensitively(api_client, overrides, field):
+def test_duplicate_username_is_refused_case_insensitively(api_client):
     assert register(api_client).status_code == 201
-    response = register(api_client, **overrides)
+    response = register(api_client, username="GRACE", email="other@example.test")
     assert response.status_code == 400
     body = response.json()
     assert body["code"] == "invalid"
-    assert field in body["fields"]
+    assert "username" in body["fields"]
     assert User.objects.count() == 1
 
 
