@@ -243,7 +243,12 @@ class SlotDetailApi(UserZoneMixin, APIView):
 
     @extend_schema(
         request=SlotUpdateSerializer,
-        responses={200: SlotSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+        responses={
+            200: SlotSerializer,
+            403: OpenApiResponse(ErrorSerializer, description="`forbidden`: not a teacher."),
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+        },
         summary="Move, resize or re-skill my slot",
     )
     def patch(self, request, slot_id: int):
@@ -257,7 +262,12 @@ class SlotDetailApi(UserZoneMixin, APIView):
         return Response(slot_payload(slot, status="open"))
 
     @extend_schema(
-        responses={204: None, 404: ErrorSerializer, 409: ErrorSerializer},
+        responses={
+            204: None,
+            403: OpenApiResponse(ErrorSerializer, description="`forbidden`: not a teacher."),
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+        },
         summary="Delete my slot (not while it has a booking)",
     )
     def delete(self, request, slot_id: int):
