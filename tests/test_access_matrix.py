@@ -6,15 +6,17 @@ the iCal feed, the admin and the WebSocket routes, each asked by five people:
 - ``other``: that session's teacher, who owns an open slot and teaches ``python``;
 - ``stranger``: a learner and teacher with nothing to do with them;
 - ``anonymous``: nobody signed in;
-- ``staff``: a superuser who takes no part in the session.
+- ``staff``: a superuser (a learner) who takes no part in the session.
 
 The table below says, per URL pattern name (the route for unnamed ones) and per method,
 the status each of them gets, in that order: ``row(owner, other, stranger, anonymous,
 staff)``. A cell is a status code, ``LOGIN`` (a redirect to the sign-in page), ``ADMIN``
-(a redirect to the admin's sign-in page) or ``ANY_REDIRECT``. Writes are sent with a body
-that would be accepted from the right person, so a refusal is about access, not input.
-Every request runs in a transaction rolled back afterwards, so each starts from the same
-data, and a refused request (4xx or a sign-in redirect) must have changed nothing.
+(a redirect to the admin's sign-in page), ``REFUSED`` (a page refusing with a message and a
+redirect), ``ANY_REDIRECT``, or None (not asked). Writes are sent with a body that would be
+accepted from the right person, so a refusal is about access, not input. Every request
+runs in a transaction rolled back afterwards, so each starts from the same data; a refused
+request (4xx, ``LOGIN``, ``ADMIN``, ``REFUSED``) must have changed no row; and every API
+answer must be one ``docs/openapi.yaml`` declares for the operation.
 
 A URL pattern without an entry fails ``test_every_url_pattern_has_an_entry``, naming it,
 so an endpoint cannot ship without saying who may use it. Adding one is a line:
