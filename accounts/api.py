@@ -16,6 +16,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 from accounts import credentials, email_verification, selectors, services
 from accounts.models import TeacherSkill
 from accounts.services import ROLES
+from skilllink.api_input import BodySerializer
 from skilllink.errors import ErrorSerializer
 from skilllink.ratelimit import client_ip
 
@@ -24,7 +25,7 @@ class RegisterApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
-    class RegisterInputSerializer(serializers.Serializer):
+    class RegisterInputSerializer(BodySerializer):
         username = serializers.CharField(max_length=150)
         email = serializers.CharField(max_length=254)
         password = serializers.CharField(max_length=128, style={"input_type": "password"})
@@ -233,7 +234,7 @@ class SkillSearchApi(APIView):
 
 
 class MySkillsApi(APIView):
-    class MySkillInputSerializer(serializers.Serializer):
+    class MySkillInputSerializer(BodySerializer):
         skill = serializers.CharField(
             max_length=200,
             help_text="An existing skill's name (any case) or slug, or the name of a new skill.",

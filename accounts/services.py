@@ -1,5 +1,6 @@
 """Writes for accounts: registration, profile changes, teaching skills, notifications."""
 
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -380,7 +381,9 @@ def teacher_skill_scores_set(
 
 
 def _login_scopes(username: str, address: str) -> tuple[str, str, str]:
-    account = username.strip().lower()
+    # The typed name is any text (up to the body limit): a digest keeps the cache keys short
+    # and free of spaces and control characters (found by the schema fuzzing test).
+    account = hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]
     return f"login:pair:{account}:{address}", f"login:address:{address}", f"login:account:{account}"
 
 

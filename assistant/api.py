@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from assistant import client, selectors
 from assistant.services import exchange_ask
-from skilllink.api_input import IdField
+from skilllink.api_input import BodySerializer, IdField
 from skilllink.errors import ErrorSerializer
 
 
@@ -44,7 +44,7 @@ class AssistantStatusApi(APIView):
 
 
 class AssistantAskApi(APIView):
-    class AskSerializer(serializers.Serializer):
+    class AskSerializer(BodySerializer):
         prompt = serializers.CharField(allow_blank=True, trim_whitespace=False)
         booking = IdField(
             required=False, allow_null=True, help_text="One of your sessions, as context."

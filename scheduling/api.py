@@ -7,6 +7,7 @@ from django.utils import timezone
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
+    PolymorphicProxySerializer,
     extend_schema,
     inline_serializer,
 )
@@ -24,7 +25,7 @@ from scheduling.quota import plan_summary
 from scheduling.rules import ACTIONS
 from scheduling.services import bookings as booking_services
 from scheduling.services import matching, slots
-from skilllink.api_input import IdField, MomentField, PageField
+from skilllink.api_input import BodySerializer, IdField, MomentField, PageField
 from skilllink.errors import ErrorSerializer, ValidationFailed
 
 # Deep pages of a ranking are for scrapers, not people; the bound keeps OFFSET sane.
@@ -139,7 +140,7 @@ class SlotListApi(UserZoneMixin, APIView):
             help_text='Where the page starts: taken from the previous page\'s Link rel="next".',
         )
 
-    class SlotCreateSerializer(serializers.Serializer):
+    class SlotCreateSerializer(BodySerializer):
         start = MomentField()
         end = MomentField()
         skill = serializers.SlugField(required=False, allow_null=True, allow_blank=True)
@@ -197,7 +198,20 @@ class SlotListApi(UserZoneMixin, APIView):
 
     @extend_schema(
         request=SlotCreateSerializer,
-        responses={201: SlotSerializer(many=True), 400: ErrorSerializer, 403: ErrorSerializer},
+        responses={
+            201: OpenApiResponse(
+                PolymorphicProxySerializer(
+                    component_name="SlotOrWeeklySlots",
+                    serializers=[SlotSerializer, SlotSerializer(many=True)],
+                    resource_type_field_name=None,
+                    many=False,
+                ),
+                description="The slot; with repeat_weeks > 1, the list of the weekly slots.",
+            ),
+            400: ErrorSerializer,
+            403: ErrorSerializer,
+            409: OpenApiResponse(ErrorSerializer, description="`slot_overlap`"),
+        },
         summary="Publish a slot (teachers only); repeat_weeks>1 publishes it weekly, all or nothing",
     )
     def post(self, request):
@@ -222,14 +236,19 @@ class SlotListApi(UserZoneMixin, APIView):
 
 
 class SlotDetailApi(UserZoneMixin, APIView):
-    class SlotUpdateSerializer(serializers.Serializer):
+    class SlotUpdateSerializer(BodySerializer):
         start = MomentField(required=False)
         end = MomentField(required=False)
         skill = serializers.SlugField(required=False, allow_null=True, allow_blank=True)
 
     @extend_schema(
         request=SlotUpdateSerializer,
-        responses={200: SlotSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+        responses={
+            200: SlotSerializer,
+            403: OpenApiResponse(ErrorSerializer, description="`forbidden`: not a teacher."),
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+        },
         summary="Move, resize or re-skill my slot",
     )
     def patch(self, request, slot_id: int):
@@ -243,7 +262,12 @@ class SlotDetailApi(UserZoneMixin, APIView):
         return Response(slot_payload(slot, status="open"))
 
     @extend_schema(
-        responses={204: None, 404: ErrorSerializer, 409: ErrorSerializer},
+        responses={
+            204: None,
+            403: OpenApiResponse(ErrorSerializer, description="`forbidden`: not a teacher."),
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+        },
         summary="Delete my slot (not while it has a booking)",
     )
     def delete(self, request, slot_id: int):
@@ -349,7 +373,7 @@ class BookingListApi(UserZoneMixin, APIView):
         # "as" is a Python keyword, so the field is named via source.
         role = serializers.ChoiceField(choices=["learner", "teacher"], required=False)
 
-    class BookingCreateSerializer(serializers.Serializer):
+    class BookingCreateSerializer(BodySerializer):
         slot = IdField()
         skill = serializers.SlugField(required=False, allow_blank=True, allow_null=True)
         message = serializers.CharField(required=False, allow_blank=True, max_length=1000)
@@ -431,7 +455,7 @@ class BookingDetailApi(UserZoneMixin, APIView):
         return Response(booking_payload(booking, viewer=request.user))
 
 
-class ReasonSerializer(serializers.Serializer):
+class ReasonSerializer(BodySerializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
 
 
@@ -500,7 +524,7 @@ def match_request_payload(pending) -> dict:
 
 
 class MatchApi(UserZoneMixin, APIView):
-    class MatchCreateSerializer(serializers.Serializer):
+    class MatchCreateSerializer(BodySerializer):
         skill = serializers.SlugField()
         window_start = MomentField()
         window_end = MomentField()
@@ -592,7 +616,7 @@ class SubscriptionUpgradeApi(UserZoneMixin, APIView):
 
 
 class RatingApi(APIView):
-    class RatingInputSerializer(serializers.Serializer):
+    class RatingInputSerializer(BodySerializer):
         stars = serializers.IntegerField(min_value=1, max_value=5)
         feedback = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 

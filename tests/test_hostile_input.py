@@ -203,3 +203,36 @@ def test_a_booking_for_a_slot_id_beyond_64_bits_is_a_400():
     response = client_for(make_learner()).post("/api/bookings/", {"slot": 10**30}, format="json")
     assert response.status_code == 400 and "slot" in response.json()["fields"]
     assert not Booking.objects.exists()
+
+
+# --- JSON types (found by the schema fuzzing test) ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "body", "field"),
+    [
+        ("/api/bookings/", {"slot": "1"}, "slot"),  # a string for an id
+        ("/api/bookings/", {"slot": True}, "slot"),  # a flag for an id
+        ("/api/me/skills/", {"skill": "Go", "blurb": 0}, "blurb"),  # a number for text
+        ("/api/assistant/ask/", {"prompt": 0}, "prompt"),
+        ("/api/assistant/ask/", {"prompt": "hi", "include_chat": 0}, "include_chat"),
+    ],
+)
+def test_a_body_value_of_the_wrong_json_type_is_refused(settings, url, body, field):
+    settings.GEMINI_API_KEY = "test-key"  # the assistant checks its key before the body
+    user = make_user(role="both")
+    response = client_for(user).post(url, body, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "invalid" and field in response.json()["fields"]
+    assert not Booking.objects.exists()
+    assert not user.teacher_skills.exists()
+
+
+def test_every_wrong_type_in_a_body_is_reported_at_once():
+    response = client_for(make_learner()).post(
+        "/api/auth/register/",
+        {"username": 5, "email": "x@example.test", "password": 7, "role": "sage"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert set(response.json()["fields"]) == {"username", "password", "role"}

@@ -10,6 +10,7 @@ from credits.api import CreditsSummarySerializer
 from credits.selectors import credits_summary
 from scheduling.api import PlanSerializer
 from scheduling.quota import plan_summary
+from skilllink.api_input import BodySerializer
 from skilllink.errors import ErrorSerializer
 
 
@@ -36,7 +37,7 @@ class MeOutputSerializer(serializers.Serializer):
         return PlanSerializer(plan_summary(user=user)).data
 
 
-class MeInputSerializer(serializers.Serializer):
+class MeInputSerializer(BodySerializer):
     timezone = serializers.CharField(max_length=64, required=False)
     theme = serializers.CharField(max_length=10, required=False)
     bio = serializers.CharField(max_length=2000, required=False, allow_blank=True)
