@@ -10,6 +10,8 @@ urlpatterns = [
     path("accounts/login/", views.SkillLinkLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/profile/", views.profile, name="profile"),
+    path("accounts/photo/", views.photo_upload, name="photo_upload"),
+    path("questions/<id:question_id>/", views.question_detail, name="question_detail"),
     path("accounts/skills/add/", views.skill_add, name="skill_add"),
     path("accounts/skills/<slug:slug>/remove/", views.skill_remove, name="skill_remove"),
     path(

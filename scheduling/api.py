@@ -3,6 +3,7 @@
 from base64 import urlsafe_b64decode, urlsafe_b64encode
 from datetime import datetime
 
+from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -258,6 +259,11 @@ class TeacherSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     username = serializers.CharField()
     bio = serializers.CharField()
+    headline = serializers.CharField(help_text="One line under the name (may be empty).")
+    photo_url = serializers.CharField(
+        allow_null=True, help_text="The square profile photo's URL; null without a photo."
+    )
+    profile_url = serializers.CharField(help_text="The public profile page, by username.")
     timezone = serializers.CharField()
     skills = inline_serializer(
         "TeacherSkillRef",
@@ -278,6 +284,21 @@ class TeacherSerializer(serializers.Serializer):
         },
     )
     next_open_slot = serializers.DateTimeField(allow_null=True)
+    next_open = inline_serializer(
+        "NextOpenTime",
+        {
+            "slot": serializers.IntegerField(),
+            "start": serializers.DateTimeField(),
+            "end": serializers.DateTimeField(),
+            "skill": inline_serializer(
+                "NextOpenSkill",
+                {"slug": serializers.CharField(), "name": serializers.CharField()},
+                allow_null=True,
+            ),
+        },
+        many=True,
+        help_text="The first open slots (up to 3, fitting the skill filter) in the next 14 days.",
+    )
     sessions_taught = serializers.IntegerField()
     reliability = serializers.IntegerField(
         allow_null=True,
@@ -291,6 +312,9 @@ def teacher_payload(teacher: selectors.TeacherCard) -> dict:
         "id": teacher.pk,
         "username": teacher.username,
         "bio": teacher.bio,
+        "headline": teacher.headline,
+        "photo_url": teacher.photo_url or None,
+        "profile_url": reverse("scheduling:teacher_detail", args=[teacher.username]),
         "timezone": teacher.timezone,
         "skills": [
             {"slug": ts.slug, "name": ts.name, "level": ts.level, "blurb": ts.blurb}
@@ -300,6 +324,17 @@ def teacher_payload(teacher: selectors.TeacherCard) -> dict:
             count=teacher.rating_count, total=teacher.rating_total, score=teacher.score
         ),
         "next_open_slot": teacher.next_open_slot.isoformat() if teacher.next_open_slot else None,
+        "next_open": [
+            {
+                "slot": slot.pk,
+                "start": slot.start.isoformat(),
+                "end": slot.end.isoformat(),
+                "skill": None
+                if slot.skill is None
+                else {"slug": slot.skill.slug, "name": slot.skill.name},
+            }
+            for slot in teacher.next_open
+        ],
         "sessions_taught": teacher.sessions_taught,
         "reliability": teacher.reliability,
         "price_per_hour": credits_price(minutes=60),
