@@ -2,6 +2,7 @@
 
 import io
 import secrets
+import warnings
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -535,26 +536,36 @@ def _photo_refused(message: str) -> ValidationFailed:
     return ValidationFailed(message, code="photo_invalid", fields={"photo": [message]})
 
 
+def _photo_square(upload, *, side: int) -> Image.Image:
+    """The upright centre square of the picture in ``upload``, ``side`` pixels, RGBA."""
+    with Image.open(upload) as image:
+        if image.format not in PHOTO_FORMATS:
+            raise _photo_refused("Upload a JPEG, PNG, WebP or GIF picture.")
+        width, height = image.size
+        if width * height > PHOTO_MAX_PIXELS:
+            raise _photo_refused("That picture is too large; 40 megapixels at most.")
+        if min(width, height) < PHOTO_MIN_SIDE:
+            raise _photo_refused(
+                f"That picture is too small; {PHOTO_MIN_SIDE} pixels a side at least."
+            )
+        image.draft("RGB", (side * 2, side * 2))  # JPEG: decode at a reduced size
+        upright = ImageOps.exif_transpose(image)
+        return ImageOps.fit(upright.convert("RGBA"), (side, side), Image.Resampling.LANCZOS)
+
+
 def _photo_square_jpeg(upload, *, side: int) -> bytes:
     """``upload`` cropped to its centre square, ``side`` pixels wide, as a JPEG with no
     metadata (EXIF, GPS, comments, profiles); ``ValidationFailed`` if it is no picture."""
     try:
-        with Image.open(upload) as image:
-            if image.format not in PHOTO_FORMATS:
-                raise _photo_refused("Upload a JPEG, PNG, WebP or GIF picture.")
-            width, height = image.size
-            if width * height > PHOTO_MAX_PIXELS:
-                raise _photo_refused("That picture is too large; 40 megapixels at most.")
-            if min(width, height) < PHOTO_MIN_SIDE:
-                raise _photo_refused(
-                    f"That picture is too small; {PHOTO_MIN_SIDE} pixels a side at least."
-                )
-            image.draft("RGB", (side * 2, side * 2))  # JPEG: decode at a reduced size
-            upright = ImageOps.exif_transpose(image)
-            square = ImageOps.fit(upright.convert("RGBA"), (side, side), Image.Resampling.LANCZOS)
+        with warnings.catch_warnings():
+            # Pillow warns (then refuses) past its own pixel limit: a refusal here.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            square = _photo_square(upload, side=side)
     except ValidationFailed:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError):
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise _photo_refused("That picture is too large; 40 megapixels at most.") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise _photo_refused("That file is not a picture we can read.") from None
     # A fresh image: nothing of the upload's metadata can travel with it.
     clean = Image.new("RGB", (side, side), (255, 255, 255))
