@@ -12,6 +12,7 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import serializers, status
+from rest_framework.exceptions import NotAuthenticated
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -122,6 +123,13 @@ def _slot_cursor_position(cursor: str) -> tuple[datetime, int]:
 
 
 class SlotListApi(UserZoneMixin, APIView):
+    def get_permissions(self):
+        # Open slots are public, like the teachers' profiles that show them (issue 15);
+        # a teacher's own slots (mine=true) and publishing need an account.
+        if self.request.method == "GET":
+            return [AllowAny()]
+        return super().get_permissions()
+
     class SlotFilterSerializer(serializers.Serializer):
         teacher = IdField(required=False)
         skill = serializers.SlugField(required=False)
@@ -174,6 +182,8 @@ class SlotListApi(UserZoneMixin, APIView):
         filters.is_valid(raise_exception=True)
         f = filters.validated_data
         if f["mine"]:
+            if not request.user.is_authenticated:
+                raise NotAuthenticated()
             own = selectors.slots_of_teacher(
                 teacher=request.user, start=f.get("start"), end=f.get("end")
             )

@@ -239,3 +239,16 @@ def test_cards_carry_headline_photo_profile_url_and_the_next_open_times():
     assert card["next_open"][1]["skill"] == {"slug": "guitar", "name": "Guitar"}
     (python_only,) = teachers(skill="python")  # the guitar slot does not fit
     assert [t["slot"] for t in python_only["next_open"]] == [first.pk, third.pk, third.pk + 1]
+
+
+def test_open_slots_are_public_but_mine_needs_an_account():
+    teacher = make_teacher_with_skills("Python")
+    slot = make_slot(teacher, start=in_future(days=1))
+    anonymous = APIClient()
+    listed = anonymous.get("/api/slots/", {"teacher": teacher.pk})
+    assert listed.status_code == 200 and [s["id"] for s in listed.json()] == [slot.pk]
+    assert anonymous.get("/api/slots/", {"mine": "true"}).status_code == 401
+    refused = anonymous.post(
+        "/api/slots/", {"start": "2030-01-01T10:00Z", "end": "2030-01-01T11:00Z"}
+    )
+    assert refused.status_code == 401
