@@ -51,6 +51,11 @@ def rate(teacher, stars: int, feedback: str = "") -> None:
     booking_rate(booking_id=booking.pk, learner=learner, stars=stars, feedback=feedback)
 
 
+def text_of(html: str) -> str:
+    """``html`` without its ``<span>`` tags (a time button splits day and hour in two)."""
+    return re.sub(r"</?span[^>]*>", "", html)
+
+
 def card_names(html: str) -> list[str]:
     return re.findall(r'<h2><a href="/teachers/[^/"]+/">([^<]+)</a></h2>', html)
 
@@ -151,7 +156,7 @@ def test_teacher_list_is_public_and_shows_times_in_the_browsers_zone(client):
     html = response.content.decode()
     assert card_names(html) == ["open_door"]
     assert f'<a class="time-button" href="/book/{slot.pk}/">' in html
-    assert f"{local_label(slot.start, 'Asia/Tokyo')}</time>" in html
+    assert f"{local_label(slot.start, 'Asia/Tokyo')}</time>" in text_of(html)
     assert 'data-viewer-zone="Asia/Tokyo"' in html
 
 
@@ -187,7 +192,7 @@ def test_next_open_slot_is_shown_in_the_viewers_timezone(client):
     tokyo = make_learner(timezone_name="Asia/Tokyo")
     html = logged_in(client, tokyo).get(TEACHERS, {"skill": "python"}).content.decode()
     expected = local_label(slot.start, "Asia/Tokyo")
-    assert f"{expected}</time>" in html
+    assert f"{expected}</time>" in text_of(html)
     assert (
         f'datetime="{slot.start.astimezone(zoneinfo.ZoneInfo("Asia/Tokyo")).isoformat()}"' in html
     )
