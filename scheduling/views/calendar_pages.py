@@ -128,7 +128,9 @@ def teacher_detail(request, username: str):
         "price_per_hour": credits_price(minutes=60),
         "can_ask": signed_in and viewer.is_learner and teacher.pk != viewer.pk,
         "question_form": QuestionForm(
-            initial={"body": request.session.pop("question_draft", "") if signed_in else ""}
+            initial={
+                "body": request.session.pop(f"question_draft:{teacher.pk}", "") if signed_in else ""
+            }
         ),
         "question_max": QUESTION_MAX_LENGTH,
         "here": request.get_full_path(),
@@ -166,7 +168,9 @@ def teacher_ask(request, username: str):
     except AppError as error:
         messages.error(request, error.detail)
         # Keep what they typed: the form shows it again.
-        request.session["question_draft"] = request.POST.get("body", "")[:QUESTION_MAX_LENGTH]
+        request.session[f"question_draft:{teacher.pk}"] = request.POST.get("body", "")[
+            :QUESTION_MAX_LENGTH
+        ]
     else:
         messages.success(
             request, f"Question sent to {teacher.username}. You'll be notified of the reply."
