@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils import timezone
 
-from accounts.models import Notification, Skill, TeacherSkill, User
+from accounts.models import Notification, Skill, TeacherQuestion, TeacherSkill, User
 
 
 class TeacherSkillInline(admin.TabularInline):
@@ -30,7 +30,20 @@ class UserAdmin(DjangoUserAdmin):
     inlines = [TeacherSkillInline]
     fieldsets = (
         *DjangoUserAdmin.fieldsets,
-        ("SkillLink", {"fields": ("is_learner", "is_teacher", "timezone", "theme", "bio")}),
+        (
+            "SkillLink",
+            {
+                "fields": (
+                    "is_learner",
+                    "is_teacher",
+                    "timezone",
+                    "theme",
+                    "headline",
+                    "bio",
+                    "photo",
+                )
+            },
+        ),
         ("Plan", {"fields": ("subscription_type", "subscription_expiry")}),
     )
     add_fieldsets = (
@@ -69,3 +82,13 @@ class NotificationAdmin(admin.ModelAdmin):
     def mark_read(self, request, queryset):
         updated = queryset.filter(read_at__isnull=True).update(read_at=timezone.now())
         self.message_user(request, f"Marked {updated} notifications read.")
+
+
+@admin.register(TeacherQuestion)
+class TeacherQuestionAdmin(admin.ModelAdmin):
+    list_display = ["learner", "teacher", "created_at", "replied_at"]
+    list_filter = [("replied_at", admin.EmptyFieldListFilter), "created_at"]
+    search_fields = ["body", "reply", "learner__username", "teacher__username"]
+    date_hierarchy = "created_at"
+    list_select_related = ["learner", "teacher"]
+    raw_id_fields = ["learner", "teacher"]

@@ -2,7 +2,13 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 
-from accounts.models import TeacherSkill, User, timezone_names
+from accounts.models import (
+    HEADLINE_MAX_LENGTH,
+    QUESTION_MAX_LENGTH,
+    TeacherSkill,
+    User,
+    timezone_names,
+)
 from accounts.services import (
     login_failure_record,
     login_limits_check,
@@ -105,6 +111,23 @@ class ProfileForm(AppErrorFormMixin, forms.Form):
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 5}),
         help_text="What you know, how you teach, what you want to learn.",
+    )
+    headline = forms.CharField(
+        required=False,
+        max_length=HEADLINE_MAX_LENGTH,
+        label="Headline",
+        widget=forms.TextInput(attrs={"placeholder": "e.g. Jazz guitar for adult beginners"}),
+        help_text="One line under your name on your teacher card.",
+    )
+
+
+class QuestionReplyForm(AppErrorFormMixin, forms.Form):
+    """The teacher's reply; ``question_reply`` does the validating."""
+
+    reply = forms.CharField(
+        max_length=QUESTION_MAX_LENGTH,
+        label="Your reply",
+        widget=forms.Textarea(attrs={"rows": 4, "maxlength": QUESTION_MAX_LENGTH}),
     )
 
 

@@ -1,4 +1,5 @@
 import zoneinfo
+from urllib.parse import unquote
 
 from django.utils import timezone
 
@@ -16,7 +17,8 @@ class ViewerTimezoneMiddleware:
         name = (
             user.timezone
             if user is not None and user.is_authenticated
-            else request.COOKIES.get("tz")
+            # shell.js writes it with encodeURIComponent ("Europe%2FParis").
+            else unquote(request.COOKIES.get("tz", ""))
         )
         if name and name in timezone_names():
             timezone.activate(zoneinfo.ZoneInfo(name))

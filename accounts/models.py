@@ -37,6 +37,10 @@ def validate_username(value: str) -> None:
         raise ValidationError(problem, code="invalid_username")
 
 
+HEADLINE_MAX_LENGTH = 120
+QUESTION_MAX_LENGTH = 500
+
+
 class User(AbstractUser):
     class Theme(models.TextChoices):
         SYSTEM = "system", "Follow the system"
@@ -61,6 +65,11 @@ class User(AbstractUser):
     is_teacher = models.BooleanField(default=False)
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
     bio = models.TextField(blank=True, max_length=2000)
+    # One line under the name on teacher cards ("Jazz guitar for adult beginners").
+    headline = models.CharField(max_length=HEADLINE_MAX_LENGTH, blank=True)
+    # A square JPEG written by accounts.services.user_photo_set (Pillow: resized,
+    # re-encoded, metadata dropped); empty = initials are shown instead.
+    photo = models.ImageField(upload_to="photos/", blank=True, max_length=200)
     theme = models.CharField(max_length=6, choices=Theme.choices, default=Theme.SYSTEM)
     subscription_type = models.CharField(max_length=7, choices=Plan.choices, default=Plan.FREE)
     # Premium lasts while this is in the future; a premium row with no expiry is a
@@ -241,3 +250,32 @@ class Notification(models.Model):
     @property
     def read(self) -> bool:
         return self.read_at is not None
+
+
+class TeacherQuestion(models.Model):
+    """A short question a learner sends a teacher before booking, and the teacher's reply.
+
+    A learner has at most one unanswered question per teacher (a constraint: the second
+    waits for the reply)."""
+
+    learner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="questions_asked")
+    teacher = models.ForeignKey(User, on_delete=models.CASCADE, related_name="questions_received")
+    body = models.TextField(max_length=QUESTION_MAX_LENGTH)
+    created_at = models.DateTimeField(default=timezone.now)
+    reply = models.TextField(blank=True, max_length=QUESTION_MAX_LENGTH)
+    replied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["learner", "teacher"],
+                condition=Q(replied_at__isnull=True),
+                name="question_one_open_per_pair",
+                violation_error_message="Your last question to this teacher has no reply yet.",
+            )
+        ]
+        indexes = [models.Index(fields=["teacher", "-created_at"], name="question_teacher_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.learner} asks {self.teacher}"

@@ -2,10 +2,10 @@
 
 from typing import Any
 
-from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import Lower
 
-from accounts.models import Notification, Skill, TeacherSkill, User
+from accounts.models import Notification, Skill, TeacherQuestion, TeacherSkill, User
 from skilllink.errors import NotFound
 
 
@@ -80,3 +80,17 @@ def teacher_skill_list(*, teacher: User) -> QuerySet[TeacherSkill]:
 def skills_taught() -> QuerySet:
     """Skills at least one teacher offers, by name (for search filters and the match form)."""
     return Skill.objects.filter(teacher_skills__isnull=False).distinct().order_by("name")
+
+
+def question_get_for_user(*, user: User, question_id: int, lock: bool = False) -> TeacherQuestion:
+    """The question if ``user`` asked or received it; ``NotFound`` for anyone else (the
+    same answer as a missing one). ``lock``: ``SELECT … FOR UPDATE`` (inside a transaction)."""
+    rows = TeacherQuestion.objects.select_related("learner", "teacher").filter(
+        Q(learner=user) | Q(teacher=user), pk=question_id
+    )
+    if lock:
+        rows = rows.select_for_update(of=("self",))
+    question = rows.first()
+    if question is None:
+        raise NotFound("No such question.")
+    return question

@@ -1,6 +1,9 @@
 """Writes for accounts: registration, profile changes, teaching skills, notifications."""
 
 import hashlib
+import io
+import secrets
+import warnings
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -8,19 +11,31 @@ from django.conf import settings
 from django.contrib.auth import password_validation
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.text import slugify
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from accounts.email_verification import email_verification_send
-from accounts.models import Notification, Skill, TeacherSkill, User, validate_timezone
+from accounts.models import (
+    HEADLINE_MAX_LENGTH,
+    QUESTION_MAX_LENGTH,
+    Notification,
+    Skill,
+    TeacherQuestion,
+    TeacherSkill,
+    User,
+    validate_timezone,
+)
 from accounts.selectors import (
     notification_get_for_user,
     notification_payload,
     notification_unread_count,
+    question_get_for_user,
 )
 from accounts.signals import teacher_skill_removed
 from accounts.usernames import username_normalise, username_problem, username_skeleton
@@ -187,10 +202,21 @@ def user_update_profile(
     role: str | None = None,
     email: str | None = None,
     base_url: str = "",
+    headline: str | None = None,
 ) -> User:
     """Change the editable profile fields that are given (None = unchanged). A new email is
     unverified until the link mailed to it (``base_url`` + path) is opened."""
     update_fields: list[str] = []
+    if headline is not None:
+        # One public line on teacher cards: no control or text-direction characters.
+        user.headline = text_clean(
+            headline,
+            field="headline",
+            max_length=HEADLINE_MAX_LENGTH,
+            multiline=False,
+            required=False,
+        )
+        update_fields.append("headline")
     if timezone_name is not None:
         _check_timezone(timezone_name)
         user.timezone = timezone_name
@@ -526,13 +552,18 @@ def _push_unread_count(user: User) -> None:
 PREMIUM_PERIOD = timedelta(days=30)
 
 
-def payment_charge(*, user: User, plan: str) -> str:
-    """Take payment for ``plan`` and return a receipt reference.
+def premium_price() -> dict[str, str]:
+    """What 30 days of premium cost: ``{"amount": "9.00", "currency": "EUR"}`` (settings)."""
+    return {"amount": settings.PREMIUM_PRICE, "currency": settings.PREMIUM_CURRENCY}
+
+
+def payment_charge(*, user: User, plan: str, amount: str, currency: str) -> str:
+    """Take ``amount`` ``currency`` for ``plan`` and return a receipt reference.
 
     Simulated: always succeeds. A real provider plugs in here; raise ``AppError``
     (code ``payment_failed``, status 402) to refuse, and nothing else changes.
     """
-    return f"simulated-{plan}-{user.pk}-{timezone.now():%Y%m%d%H%M%S}"
+    return f"simulated-{plan}-{amount}{currency}-{user.pk}-{timezone.now():%Y%m%d%H%M%S}"
 
 
 @transaction.atomic
@@ -540,7 +571,7 @@ def subscription_upgrade(*, user: User, now: datetime | None = None) -> User:
     """Premium until max(now, current expiry) + 30 days, effective on the next request."""
     now = now or timezone.now()
     locked = User.objects.select_for_update().get(pk=user.pk)
-    payment_charge(user=locked, plan="premium-30d")
+    payment_charge(user=locked, plan="premium-30d", **premium_price())
     base = now
     if locked.is_premium(now) and locked.subscription_expiry:
         base = max(now, locked.subscription_expiry)
@@ -557,3 +588,178 @@ def subscription_upgrade(*, user: User, now: datetime | None = None) -> User:
     user.subscription_type = locked.subscription_type
     user.subscription_expiry = locked.subscription_expiry
     return locked
+
+
+# --- Teacher photos ---------------------------------------------------------------------
+
+PHOTO_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF"})
+# Past this many pixels a picture is refused before it is decoded (a small file can
+# declare a huge image: decoding it would take the memory of the server).
+PHOTO_MAX_PIXELS = 40_000_000
+PHOTO_MIN_SIDE = 64
+
+
+def _photo_refused(message: str) -> ValidationFailed:
+    return ValidationFailed(message, code="photo_invalid", fields={"photo": [message]})
+
+
+def _photo_square(upload, *, side: int) -> Image.Image:
+    """The upright centre square of the picture in ``upload``, ``side`` pixels, RGBA."""
+    with Image.open(upload) as image:
+        if image.format not in PHOTO_FORMATS:
+            raise _photo_refused("Upload a JPEG, PNG, WebP or GIF picture.")
+        width, height = image.size
+        if width * height > PHOTO_MAX_PIXELS:
+            raise _photo_refused("That picture is too large; 40 megapixels at most.")
+        if min(width, height) < PHOTO_MIN_SIDE:
+            raise _photo_refused(
+                f"That picture is too small; {PHOTO_MIN_SIDE} pixels a side at least."
+            )
+        image.draft("RGB", (side * 2, side * 2))  # JPEG: decode at a reduced size
+        upright = ImageOps.exif_transpose(image)
+        return ImageOps.fit(upright.convert("RGBA"), (side, side), Image.Resampling.LANCZOS)
+
+
+def _photo_square_jpeg(upload, *, side: int) -> bytes:
+    """``upload`` cropped to its centre square, ``side`` pixels wide, as a JPEG with no
+    metadata (EXIF, GPS, comments, profiles); ``ValidationFailed`` if it is no picture."""
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns (then refuses) past its own pixel limit: a refusal here.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            square = _photo_square(upload, side=side)
+    except ValidationFailed:
+        raise
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise _photo_refused("That picture is too large; 40 megapixels at most.") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        raise _photo_refused("That file is not a picture we can read.") from None
+    # A fresh image: nothing of the upload's metadata can travel with it.
+    clean = Image.new("RGB", (side, side), (255, 255, 255))
+    clean.paste(square, mask=square.getchannel("A"))
+    out = io.BytesIO()
+    clean.save(out, "JPEG", quality=85, optimize=True, progressive=True)
+    return out.getvalue()
+
+
+def user_photo_set(*, user: User, upload) -> User:
+    """Replace the teacher's photo with ``upload`` (an uploaded file): checked, made a
+    ``PHOTO_SIZE`` square JPEG and stored in media storage; the old file is deleted
+    after commit. Refusals change nothing."""
+    if not user.is_teacher:
+        raise Forbidden("Only teachers show a photo on their profile.", code="teachers_only")
+    size = getattr(upload, "size", None)
+    if not size:
+        raise _photo_refused("Choose a picture to upload.")
+    if size > settings.PHOTO_MAX_BYTES:
+        limit = settings.PHOTO_MAX_BYTES // (1024 * 1024)
+        raise _photo_refused(f"That file is too large; {limit} MB at most.")
+    data = _photo_square_jpeg(upload, side=settings.PHOTO_SIZE)
+    storage = User._meta.get_field("photo").storage
+    # A new name each time: browsers and proxies may cache the old picture for its URL.
+    name = storage.save(f"photos/{user.pk}-{secrets.token_hex(8)}.jpg", ContentFile(data))
+    try:
+        return _user_photo_store(user=user, name=name)
+    except BaseException:
+        storage.delete(name)
+        raise
+
+
+@transaction.atomic
+def _user_photo_store(*, user: User, name: str) -> User:
+    old = User.objects.select_for_update().filter(pk=user.pk).values_list("photo", flat=True).get()
+    User.objects.filter(pk=user.pk).update(photo=name)
+    user.photo = name
+    if old:
+        storage = User._meta.get_field("photo").storage
+        transaction.on_commit(lambda: storage.delete(old))
+    return user
+
+
+@transaction.atomic
+def user_photo_remove(*, user: User) -> User:
+    """Drop the user's photo (initials are shown instead); the file goes after commit."""
+    old = User.objects.select_for_update().filter(pk=user.pk).values_list("photo", flat=True).get()
+    if old:
+        User.objects.filter(pk=user.pk).update(photo="")
+        storage = User._meta.get_field("photo").storage
+        transaction.on_commit(lambda: storage.delete(old))
+    user.photo = ""
+    return user
+
+
+# --- Questions before booking -----------------------------------------------------------
+
+
+@transaction.atomic
+def question_ask(*, learner: User, teacher: User, body: str) -> TeacherQuestion:
+    """Send ``teacher`` (a bookable teacher, the caller checked) a short question from
+    ``learner``; the teacher is notified with a link to reply. One unanswered question
+    per teacher at a time; ``QUESTION_RATE_LIMIT`` questions per learner."""
+    body = text_clean(
+        body,
+        field="body",
+        max_length=QUESTION_MAX_LENGTH,
+        empty_message="Type your question first.",
+    )
+    if not learner.is_learner:
+        raise Forbidden("Only learners ask teachers questions.", code="learners_only")
+    if not teacher.is_teacher or teacher.pk == learner.pk:
+        raise Forbidden("You can only ask another teacher.", code="forbidden")
+    if TeacherQuestion.objects.filter(
+        learner=learner, teacher=teacher, replied_at__isnull=True
+    ).exists():
+        raise Conflict(
+            f"Your last question to {teacher.username} has no reply yet; wait for it first.",
+            code="question_open",
+        )
+    hits, window = parse_rate(settings.QUESTION_RATE_LIMIT)
+    rate_limit_hit(
+        scope=f"question:{learner.pk}",
+        limit=hits,
+        window=window,
+        message="You have sent several questions just now; try again later.",
+    )
+    try:
+        with transaction.atomic():
+            question = TeacherQuestion.objects.create(learner=learner, teacher=teacher, body=body)
+    except IntegrityError:  # the same question sent twice at once
+        raise Conflict(
+            f"Your last question to {teacher.username} has no reply yet; wait for it first.",
+            code="question_open",
+        ) from None
+    notification_send(
+        user=teacher,
+        kind="question.asked",
+        title=f"{learner.username} asks you a question",
+        body=body,
+        url=f"/questions/{question.pk}/",
+    )
+    return question
+
+
+@transaction.atomic
+def question_reply(*, teacher: User, question_id: int, body: str) -> TeacherQuestion:
+    """The teacher answers a question sent to them, once; the learner is notified."""
+    body = text_clean(
+        body,
+        field="reply",
+        max_length=QUESTION_MAX_LENGTH,
+        empty_message="Type your reply first.",
+    )
+    question = question_get_for_user(user=teacher, question_id=question_id, lock=True)
+    if question.teacher_id != teacher.pk:
+        raise Forbidden("Only the teacher who was asked replies.", code="forbidden")
+    if question.replied_at is not None:
+        raise Conflict("You have already replied to this question.", code="question_answered")
+    question.reply = body
+    question.replied_at = timezone.now()
+    question.save(update_fields=["reply", "replied_at"])
+    notification_send(
+        user=question.learner,
+        kind="question.answered",
+        title=f"{teacher.username} replied to your question",
+        body=body,
+        url=f"/questions/{question.pk}/",
+    )
+    return question

@@ -12,6 +12,8 @@ urlpatterns = [
     path("accounts/profile/", views.profile, name="profile"),
     path("accounts/email/verify/<str:token>/", views.email_verify, name="email_verify"),
     path("accounts/email/verify-send/", views.email_verify_send, name="email_verify_send"),
+    path("accounts/photo/", views.photo_upload, name="photo_upload"),
+    path("questions/<id:question_id>/", views.question_detail, name="question_detail"),
     path("accounts/skills/add/", views.skill_add, name="skill_add"),
     path("accounts/skills/<slug:slug>/remove/", views.skill_remove, name="skill_remove"),
     path(

@@ -1,15 +1,23 @@
 """Pages for accounts: landing, registration, login, profile, skills, notifications."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from accounts import email_verification, selectors, services
-from accounts.forms import ProfileForm, RateLimitedLoginForm, RegistrationForm, TeacherSkillForm
+from accounts.forms import (
+    ProfileForm,
+    QuestionReplyForm,
+    RateLimitedLoginForm,
+    RegistrationForm,
+    TeacherSkillForm,
+)
 from accounts.models import TeacherSkill
 from skilllink.errors import AppError
 from skilllink.ratelimit import client_ip
@@ -100,6 +108,7 @@ def profile(request):
         "timezone": user.timezone,
         "theme": user.theme,
         "bio": user.bio,
+        "headline": user.headline,
     }
     form = ProfileForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -113,6 +122,7 @@ def profile(request):
                 theme=data["theme"],
                 bio=data["bio"],
                 base_url=request.build_absolute_uri("/"),
+                headline=data["headline"] if user.is_teacher else None,
             )
         except AppError as error:
             form.add_app_error(error)
@@ -121,6 +131,8 @@ def profile(request):
             return redirect("accounts:profile")
     context = {"form": form}
     if user.is_teacher:
+        context["user_photo_url"] = user.photo.url if user.photo else ""
+        context["photo_max_mb"] = settings.PHOTO_MAX_BYTES // (1024 * 1024)
         context["teacher_skills"] = selectors.teacher_skill_list(teacher=user)
         context["skill_form"] = TeacherSkillForm()
     return render(request, "accounts/profile.html", context)
@@ -128,6 +140,47 @@ def profile(request):
 
 def _profile_skills_url() -> str:
     return reverse("accounts:profile") + "#skills"
+
+
+@login_required
+@require_http_methods(["POST"])
+def photo_upload(request):
+    """The teacher's photo: upload a new one, or ``remove`` it (initials are shown)."""
+    try:
+        if request.POST.get("remove"):
+            services.user_photo_remove(user=request.user)
+            messages.success(request, "Your photo is removed; your initials show instead.")
+        else:
+            services.user_photo_set(user=request.user, upload=request.FILES.get("photo"))
+            messages.success(request, "Your photo is saved.")
+    except AppError as error:
+        messages.error(request, error.detail)
+    return redirect(reverse("accounts:profile") + "#photo")
+
+
+@login_required
+def question_detail(request, question_id: int):
+    """A question sent before booking: the teacher replies here; both read it here."""
+    try:
+        question = selectors.question_get_for_user(user=request.user, question_id=question_id)
+    except AppError as error:
+        raise Http404(error.detail) from None
+    form = QuestionReplyForm(request.POST or None)
+    can_reply = question.teacher_id == request.user.pk and question.replied_at is None
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.question_reply(
+                teacher=request.user, question_id=question.pk, body=form.cleaned_data["reply"]
+            )
+        except AppError as error:
+            if error.status == 404:
+                raise Http404(error.detail) from None
+            form.add_app_error(error)
+        else:
+            messages.success(request, f"Reply sent to {question.learner.username}.")
+            return redirect("accounts:question_detail", question_id=question.pk)
+    context = {"question": question, "form": form, "can_reply": can_reply}
+    return render(request, "accounts/question.html", context)
 
 
 @login_required

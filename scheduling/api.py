@@ -3,6 +3,7 @@
 from base64 import urlsafe_b64decode, urlsafe_b64encode
 from datetime import datetime
 
+from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -12,6 +13,7 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import serializers, status
+from rest_framework.exceptions import NotAuthenticated
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -122,6 +124,13 @@ def _slot_cursor_position(cursor: str) -> tuple[datetime, int]:
 
 
 class SlotListApi(UserZoneMixin, APIView):
+    def get_permissions(self):
+        # Open slots are public, like the teachers' profiles that show them (issue 15);
+        # a teacher's own slots (mine=true) and publishing need an account.
+        if self.request.method == "GET":
+            return [AllowAny()]
+        return super().get_permissions()
+
     class SlotFilterSerializer(serializers.Serializer):
         teacher = IdField(required=False)
         skill = serializers.SlugField(required=False)
@@ -174,6 +183,8 @@ class SlotListApi(UserZoneMixin, APIView):
         filters.is_valid(raise_exception=True)
         f = filters.validated_data
         if f["mine"]:
+            if not request.user.is_authenticated:
+                raise NotAuthenticated()
             own = selectors.slots_of_teacher(
                 teacher=request.user, start=f.get("start"), end=f.get("end")
             )
@@ -282,6 +293,11 @@ class TeacherSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     username = serializers.CharField()
     bio = serializers.CharField()
+    headline = serializers.CharField(help_text="One line under the name (may be empty).")
+    photo_url = serializers.CharField(
+        allow_null=True, help_text="The square profile photo's URL; null without a photo."
+    )
+    profile_url = serializers.CharField(help_text="The public profile page, by username.")
     timezone = serializers.CharField()
     skills = inline_serializer(
         "TeacherSkillRef",
@@ -302,6 +318,21 @@ class TeacherSerializer(serializers.Serializer):
         },
     )
     next_open_slot = serializers.DateTimeField(allow_null=True)
+    next_open = inline_serializer(
+        "NextOpenTime",
+        {
+            "slot": serializers.IntegerField(),
+            "start": serializers.DateTimeField(),
+            "end": serializers.DateTimeField(),
+            "skill": inline_serializer(
+                "NextOpenSkill",
+                {"slug": serializers.CharField(), "name": serializers.CharField()},
+                allow_null=True,
+            ),
+        },
+        many=True,
+        help_text="The first open slots (up to 3, fitting the skill filter) in the next 14 days.",
+    )
     sessions_taught = serializers.IntegerField()
     reliability = serializers.IntegerField(
         allow_null=True,
@@ -315,6 +346,9 @@ def teacher_payload(teacher: selectors.TeacherCard) -> dict:
         "id": teacher.pk,
         "username": teacher.username,
         "bio": teacher.bio,
+        "headline": teacher.headline,
+        "photo_url": teacher.photo_url or None,
+        "profile_url": reverse("scheduling:teacher_detail", args=[teacher.username]),
         "timezone": teacher.timezone,
         "skills": [
             {"slug": ts.slug, "name": ts.name, "level": ts.level, "blurb": ts.blurb}
@@ -324,6 +358,17 @@ def teacher_payload(teacher: selectors.TeacherCard) -> dict:
             count=teacher.rating_count, total=teacher.rating_total, score=teacher.score
         ),
         "next_open_slot": teacher.next_open_slot.isoformat() if teacher.next_open_slot else None,
+        "next_open": [
+            {
+                "slot": slot.pk,
+                "start": slot.start.isoformat(),
+                "end": slot.end.isoformat(),
+                "skill": None
+                if slot.skill is None
+                else {"slug": slot.skill.slug, "name": slot.skill.name},
+            }
+            for slot in teacher.next_open
+        ],
         "sessions_taught": teacher.sessions_taught,
         "reliability": teacher.reliability,
         "price_per_hour": credits_price(minutes=60),

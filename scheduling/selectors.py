@@ -3,7 +3,7 @@
 import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import (
     Exists,
@@ -12,8 +12,9 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Window,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
 from accounts.models import Skill, TeacherSkill, User
@@ -238,6 +239,8 @@ class TeacherCard:
     id: int
     username: str
     bio: str
+    headline: str
+    photo: str  # the stored file's name, "" without a photo
     timezone: str
     rating_count: int
     rating_total: int
@@ -247,6 +250,12 @@ class TeacherCard:
     late_cancels: int
     next_open_slot: datetime | None
     skills: tuple[TaughtSkill, ...]
+    # The first open slots (fitting the skill) within NEXT_OPEN_DAYS, for "book this time".
+    next_open: tuple[OpenSlot, ...] = ()
+
+    @property
+    def photo_url(self) -> str:
+        return photo_url(self.photo)
 
     @property
     def reliability(self) -> int | None:
@@ -262,6 +271,40 @@ class TeacherCard:
 
 # Rows read past the page to find where its last tie group (equal score) ends.
 RANKING_LOOKAHEAD = 20
+# A card offers its teacher's first NEXT_OPEN_SHOWN open times within NEXT_OPEN_DAYS.
+NEXT_OPEN_SHOWN = 3
+NEXT_OPEN_DAYS = 14
+
+
+def photo_url(name: str) -> str:
+    """The URL of a stored photo (media storage), "" for none."""
+    return User._meta.get_field("photo").storage.url(name) if name else ""
+
+
+def _next_open_times(ids, *, now: datetime, skill_id: int | None) -> dict[int, list[OpenSlot]]:
+    """Each teacher's first ``NEXT_OPEN_SHOWN`` open slots (fitting the skill) starting
+    within ``NEXT_OPEN_DAYS``: one query for all of ``ids`` (a row number per teacher)."""
+    rows = slots_open(now).filter(
+        teacher_id__in=list(ids), start__lt=now + timedelta(days=NEXT_OPEN_DAYS)
+    )
+    if skill_id is not None:
+        rows = rows.filter(slot_of_a_teacher_of_skill_fits_q(skill_id))
+    rows = (
+        rows.annotate(
+            place=Window(RowNumber(), partition_by=F("teacher_id"), order_by=[F("start"), F("id")])
+        )
+        .filter(place__lte=NEXT_OPEN_SHOWN)
+        .order_by("teacher_id", "start", "id")
+        .values_list("id", "teacher_id", "start", "end", "skill_id", "skill__slug", "skill__name")
+    )
+    found: dict[int, list[OpenSlot]] = {}
+    skills: dict[int, Skill] = {}
+    for pk, teacher, begins, ends, own_skill, slug, name in rows:
+        skill = None
+        if own_skill is not None:
+            skill = skills.setdefault(own_skill, Skill(pk=own_skill, slug=slug, name=name))
+        found.setdefault(teacher, []).append(OpenSlot(pk, teacher, skill, begins, ends))
+    return found
 
 
 def _next_open_slot(now: datetime, skill_id: int | None) -> Subquery:
@@ -273,7 +316,7 @@ def _next_open_slot(now: datetime, skill_id: int | None) -> Subquery:
 
 
 def _teacher_cards(ids, *, now: datetime, skill_id: int | None = None) -> dict[int, TeacherCard]:
-    """Cards of the active teachers ``ids`` by id: two queries, whatever their number."""
+    """Cards of the active teachers ``ids`` by id: three queries, whatever their number."""
     rows = (
         bookable_teachers()
         .filter(pk__in=ids)
@@ -290,6 +333,8 @@ def _teacher_cards(ids, *, now: datetime, skill_id: int | None = None) -> dict[i
             "pk",
             "username",
             "bio",
+            "headline",
+            "photo",
             "timezone",
             "rating_count",
             "rating_total",
@@ -309,7 +354,11 @@ def _teacher_cards(ids, *, now: datetime, skill_id: int | None = None) -> dict[i
     )
     for teacher_id, *skill in taught:
         skills[teacher_id].append(TaughtSkill(*skill))
-    return {pk: TeacherCard(*row, tuple(skills[pk])) for pk, row in found.items()}
+    soon = _next_open_times(found, now=now, skill_id=skill_id) if found else {}
+    return {
+        pk: TeacherCard(*row, tuple(skills[pk]), tuple(soon.get(pk, ())))
+        for pk, row in found.items()
+    }
 
 
 def teachers_ranked(
@@ -322,7 +371,7 @@ def teachers_ranked(
 ) -> list[TeacherCard]:
     """Teachers best first: rating score, then soonest open slot (fitting the skill), then id.
 
-    Four queries at most, whatever the page size.
+    Five queries at most, whatever the page size.
     """
     now = now or timezone.now()
     skill_id = None
@@ -383,6 +432,19 @@ def teacher_get(*, teacher_id: int) -> TeacherCard:
     if card is None:
         raise NotFound("No such teacher.")
     return card
+
+
+def teacher_find(*, name: str) -> tuple[TeacherCard, bool]:
+    """The bookable teacher whose profile URL segment is ``name``, and whether that URL is
+    the canonical one. Usernames first (case-insensitive: they are unique so); an all-digit
+    segment that names nobody is an old profile URL by id. ``NotFound`` otherwise."""
+    pk = bookable_teachers().filter(username__iexact=name).values_list("pk", flat=True).first()
+    if pk is None and name.isascii() and name.isdigit() and len(name) < 19:
+        pk = int(name)
+    if pk is None:
+        raise NotFound("No such teacher.")
+    card = teacher_get(teacher_id=pk)
+    return card, card.username == name
 
 
 @dataclass(frozen=True)

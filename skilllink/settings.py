@@ -126,6 +126,19 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 # granted CREDITS_SIGNUP_GRANT credits by the platform.
 CREDITS_PER_MINUTE = env.int("CREDITS_PER_MINUTE", default=1)
 CREDITS_SIGNUP_GRANT = env.int("CREDITS_SIGNUP_GRANT", default=120)
+# Uploaded files (teachers' photos): where they are written and the URL they are served
+# from. With DEBUG on the app serves MEDIA_URL itself; in production the proxy does.
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+MEDIA_URL = env.str("MEDIA_URL", default="/media/")
+# A photo upload larger than this is refused before Pillow reads it; the stored photo is
+# a square of PHOTO_SIZE pixels.
+PHOTO_MAX_BYTES = env.int("PHOTO_MAX_BYTES", default=5 * 1024 * 1024)
+PHOTO_SIZE = env.int("PHOTO_SIZE", default=320)
+# Questions a learner may send teachers before booking (hits / seconds).
+QUESTION_RATE_LIMIT = env.str("QUESTION_RATE_LIMIT", default="5/3600")
+# What premium costs, shown on the plans page and passed to the (simulated) payment.
+PREMIUM_PRICE = env.str("PREMIUM_PRICE", default="9.00")
+PREMIUM_CURRENCY = env.str("PREMIUM_CURRENCY", default="EUR")
 # -----------------------------------------------------------------------------
 
 if not SECRET_KEY:

@@ -39,7 +39,8 @@ def text_clean(
     empty_message: str = "Type something first.",
 ) -> str:
     """``value`` as it will be stored (line ends normalised, outer whitespace stripped),
-    or ``ValidationFailed`` (code ``invalid``, ``fields[field]``) saying what is wrong."""
+    or ``ValidationFailed`` (code ``invalid``, ``fields[field]``) saying what is wrong
+    (control characters, text-direction overrides, length)."""
     if not isinstance(value, str):
         raise ValidationFailed(f'"{field}" must be a string.', fields={field: ["Not a string."]})
     text = value.replace("\r\n", "\n").replace("\r", "\n").strip()

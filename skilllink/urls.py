@@ -1,3 +1,5 @@
+from django.conf import settings
+from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -23,6 +25,10 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("healthz/", views.health, name="health"),
 ]
+
+# Uploaded photos: the app serves them itself only in development (static() adds nothing
+# with DEBUG off); in production the proxy serves MEDIA_ROOT at MEDIA_URL.
+urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
 
 handler404 = "skilllink.views.page_not_found"
 handler500 = "skilllink.views.server_error"

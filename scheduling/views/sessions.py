@@ -5,6 +5,7 @@ upgrade page. (A session's own page composes chat and ratings: it lives in the w
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -14,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import TeacherSkill
 from accounts.selectors import skills_taught
-from accounts.services import subscription_upgrade
+from accounts.services import PREMIUM_PERIOD, premium_price, subscription_upgrade
 from credits.selectors import credits_summary
 from scheduling import selectors, transitions
 from scheduling.models import AvailabilitySlot, Booking
@@ -81,10 +82,29 @@ def _safe_next(request, fallback: str) -> str:
     return fallback
 
 
-@login_required
+def _draft_key(slot_id: int) -> str:
+    return f"booking_draft:{slot_id}"
+
+
 def book(request, slot_id: int):
+    """Confirm a time: what, when, how long, what it costs. Signed out, the same summary with
+    a way to log in that comes back here. A request the plan refuses sends the learner to
+    the upgrade page; what they typed waits in their session until they come back."""
     slot = _open_slot(slot_id)
-    form = BookingForm(request.POST or None)
+    if not request.user.is_authenticated:
+        if request.method == "POST":
+            return redirect_to_login(request.get_full_path())
+        context = {
+            "slot": slot,
+            "minutes": int((slot.end - slot.start).total_seconds() // 60),
+            "price": session_price(start=slot.start, end=slot.end),
+            "is_open": _slot_is_open(slot),
+            "viewer_zone": timezone.get_current_timezone_name(),
+            "login_url": f"{reverse('accounts:login')}?next={request.path}",
+        }
+        return render(request, "scheduling/book.html", context)
+    draft = request.session.pop(_draft_key(slot.pk), None) if request.method == "GET" else None
+    form = BookingForm(request.POST or None, initial=draft or {})
     if slot.skill is not None:
         form.fields["skill"].choices = [(slot.skill.slug, slot.skill.name)]
     else:
@@ -102,6 +122,10 @@ def book(request, slot_id: int):
             )
         except AppError as error:
             if error.code == "upgrade_required":
+                request.session[_draft_key(slot.pk)] = {
+                    "skill": form.cleaned_data["skill"],
+                    "message": form.cleaned_data["message"],
+                }
                 messages.warning(request, error.detail)
                 return redirect(f"{reverse('scheduling:upgrade')}?next={request.path}")
             messages.error(request, error.detail)
@@ -122,6 +146,8 @@ def book(request, slot_id: int):
         "is_open": _slot_is_open(slot),
         "plan": plan_summary(user=request.user),
         "own_slot": slot.teacher_id == request.user.pk,
+        "viewer_zone": timezone.get_current_timezone_name(),
+        "upgrade_url": f"{reverse('scheduling:upgrade')}?next={request.path}",
     }
     return render(request, "scheduling/book.html", context)
 
@@ -213,6 +239,30 @@ def session_rate(request, booking_id: int):
 
 @login_required
 def upgrade(request):
+    """The plans: what premium costs and gives. Buying goes through ``upgrade_confirm``."""
+    if request.method == "POST":
+        # Nothing is charged without the confirmation step (an old form, a stray post).
+        return redirect(_upgrade_confirm_url(_safe_next(request, "")))
+    next_url = _safe_next(request, "")
+    context = {
+        "plan": plan_summary(user=request.user),
+        "price": premium_price(),
+        "next": next_url,
+        "confirm_url": _upgrade_confirm_url(next_url),
+    }
+    return render(request, "scheduling/upgrade.html", context)
+
+
+def _upgrade_confirm_url(next_url: str) -> str:
+    url = reverse("scheduling:upgrade_confirm")
+    return f"{url}?next={next_url}" if next_url else url
+
+
+@login_required
+def upgrade_confirm(request):
+    """The confirmation step: the price, the period and the new end date; the POST charges
+    (``subscription_upgrade``, the payment behind ``accounts.services.payment_charge``)."""
+    next_url = _safe_next(request, "")
     if request.method == "POST":
         try:
             subscription_upgrade(user=request.user)
@@ -221,12 +271,19 @@ def upgrade(request):
         else:
             expiry = timezone.localtime(request.user.subscription_expiry)
             messages.success(request, f"You're premium until {expiry:%b %d, %Y %H:%M}.")
-            return redirect(_safe_next(request, reverse("scheduling:upgrade")))
+            return redirect(next_url or reverse("scheduling:upgrade"))
+    plan = plan_summary(user=request.user)
+    now = timezone.now()
+    start = plan["expires_at"] if plan["type"] == "premium" and plan["expires_at"] else now
     context = {
-        "plan": plan_summary(user=request.user),
-        "next": request.GET.get("next", ""),
+        "plan": plan,
+        "price": premium_price(),
+        "period_days": PREMIUM_PERIOD.days,
+        "new_expiry": max(start, now) + PREMIUM_PERIOD,
+        "next": next_url,
+        "cancel_url": next_url or reverse("scheduling:upgrade"),
     }
-    return render(request, "scheduling/upgrade.html", context)
+    return render(request, "scheduling/upgrade_confirm.html", context)
 
 
 @login_required
@@ -306,6 +363,7 @@ urlpatterns = [
     path("sessions/<id:booking_id>/rate/", session_rate, name="session_rate"),
     path("sessions/<id:booking_id>/<str:action>/", session_action, name="session_action"),
     path("upgrade/", upgrade, name="upgrade"),
+    path("upgrade/confirm/", upgrade_confirm, name="upgrade_confirm"),
     path("match/", match, name="match"),
     path("match/<id:request_id>/cancel/", match_cancel, name="match_cancel"),
 ]

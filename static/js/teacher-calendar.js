@@ -37,7 +37,8 @@ if (calendarEl) {
     buttonText: { today: "Today", week: "Week", list: "List" },
     editable: false,
     selectable: false,
-    scrollTime: first ? first.minus({ hours: 1 }).startOf("hour").toFormat("HH:mm:ss") : "08:00:00",
+    // Scrolled to an hour before the first open slot (same day: never wraps to 23:00).
+    scrollTime: first ? `${String(Math.max(0, first.hour - 1)).padStart(2, "0")}:00:00` : "08:00:00",
     contentHeight: narrow ? "auto" : 560,
     dayHeaderFormat: narrow
       ? undefined

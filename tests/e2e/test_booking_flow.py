@@ -75,7 +75,9 @@ def test_learner_books_teacher_accepts_and_both_pages_update_live(live_server_ur
     learner_page.goto(f"{base}/teachers/{teacher.pk}/")
     expect(learner_page.locator("[data-times-zone]")).to_have_text("Times in America/New_York")
     slot_link = learner_page.locator(f'.slot-links a[href="/book/{slot.pk}/"]')
-    expect(slot_link).to_contain_text(local(slot.start, NEW_YORK, "D j M, H:i"))
+    # Listed under its day (in New York), the day repeated for screen readers.
+    expect(slot_link).to_contain_text(local(slot.start, NEW_YORK, "H:i"))
+    expect(slot_link).to_contain_text(local(slot.start, NEW_YORK, "D j M"))
     slot_link.click()
     expect(learner_page).to_have_url(f"{base}/book/{slot.pk}/")
     expect(learner_page.get_by_role("heading", name="Book a session")).to_be_visible()
@@ -187,12 +189,23 @@ def test_free_learner_at_quota_upgrades_and_books(live_server_url, new_page):
     expect(head.locator("time")).to_have_text(local(frees_at, NEW_YORK, "D M j, H:i"))
     assert Booking.objects.filter(learner=learner).count() == 2
 
-    page.get_by_role("button", name="Upgrade to premium").click()
+    expect(page.locator("[data-premium-price]")).to_contain_text("9.00 EUR")
+    page.get_by_role("link", name="Upgrade to premium").click()
 
-    # Back on the booking page, premium at once (same session, no new login).
+    # The confirmation step says what is charged; nothing is charged before it.
+    expect(page).to_have_url(f"{base}/upgrade/confirm/?next=/book/{third.pk}/")
+    expect(page.locator("[data-upgrade-total]")).to_contain_text("9.00 EUR")
+    assert not User.objects.get(pk=learner.pk).is_premium(timezone.now())
+    page.get_by_role("button", name="Pay 9.00 EUR and upgrade").click()
+
+    # Back on the booking page, premium at once (same session, no new login), with the
+    # message typed before the detour.
     expect(page).to_have_url(f"{base}/book/{third.pk}/")
     expect(page.locator(".flash-success")).to_contain_text("You're premium until")
     expect(page.get_by_text("Free plan:")).to_have_count(0)
+    expect(page.get_by_label("Message to the teacher (optional)")).to_have_value(
+        "Third one this week"
+    )
     page.get_by_role("button", name="Request this session").click()
 
     expect(page).to_have_url(re.compile(rf"^{re.escape(base)}/sessions/\d+/$"))
@@ -205,6 +218,7 @@ def test_free_learner_at_quota_upgrades_and_books(live_server_url, new_page):
         Booking.Status.REQUESTED,
     )
     assert Booking.objects.filter(learner=learner).count() == 3
+    assert booking.message == "Third one this week"
     learner = User.objects.get(pk=learner.pk)
     assert learner.is_premium(timezone.now())
     assert learner.subscription_expiry > timezone.now() + timedelta(days=29)

@@ -173,7 +173,7 @@ def test_teacher_drags_moves_resizes_a_slot_and_a_tokyo_learner_sees_it(live_ser
     learner_page = new_page(timezone_id="Asia/Tokyo")
     log_in(learner_page, live_server_url, "tokyolearner")
     learner_page.goto(f"{live_server_url}/teachers/?skill=python")
-    learner_page.get_by_role("link", name="nyteacher").click()
+    learner_page.get_by_role("link", name="nyteacher", exact=True).click()
     expect(learner_page.get_by_text("Times in Asia/Tokyo")).to_be_visible()
     booking_link = learner_page.locator(f'a.fc-event[href="/book/{slot.pk}/"]')
     start, end = slot.start.astimezone(TOKYO), slot.end.astimezone(TOKYO)

@@ -51,13 +51,18 @@ def rate(teacher, stars: int, feedback: str = "") -> None:
     booking_rate(booking_id=booking.pk, learner=learner, stars=stars, feedback=feedback)
 
 
+def text_of(html: str) -> str:
+    """``html`` without its ``<span>`` tags (a time button splits day and hour in two)."""
+    return re.sub(r"</?span[^>]*>", "", html)
+
+
 def card_names(html: str) -> list[str]:
-    return re.findall(r'<h2><a href="/teachers/\d+/">([^<]+)</a></h2>', html)
+    return re.findall(r'<h2><a href="/teachers/[^/"]+/">([^<]+)</a></h2>', html)
 
 
 def cards_by_name(html: str) -> dict[str, str]:
     """Each card's HTML (up to the next card) by the teacher's name."""
-    chunks = html.split('<li class="card teacher-card">')[1:]
+    chunks = html.split('<li class="card teacher-card"')[1:]
     return {card_names(chunk)[0]: chunk for chunk in chunks}
 
 
@@ -142,8 +147,17 @@ def test_nav_shows_availability_to_teachers_only_and_marks_the_current_page(clie
 # --- /teachers/ --------------------------------------------------------------------
 
 
-def test_teacher_list_needs_a_login(client):
-    assert client.get(TEACHERS).status_code == 302
+def test_teacher_list_is_public_and_shows_times_in_the_browsers_zone(client):
+    teacher = make_teacher_with_skills("Python", username="open_door")
+    slot = make_slot(teacher, start=in_future(days=2, hours=5))
+    client.cookies["tz"] = "Asia/Tokyo"
+    response = client.get(TEACHERS)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert card_names(html) == ["open_door"]
+    assert f'<a class="time-button" href="/book/{slot.pk}/">' in html
+    assert f"{local_label(slot.start, 'Asia/Tokyo')}</time>" in text_of(html)
+    assert 'data-viewer-zone="Asia/Tokyo"' in html
 
 
 def test_filter_by_skill_lists_only_teachers_of_that_skill(client):
@@ -178,7 +192,7 @@ def test_next_open_slot_is_shown_in_the_viewers_timezone(client):
     tokyo = make_learner(timezone_name="Asia/Tokyo")
     html = logged_in(client, tokyo).get(TEACHERS, {"skill": "python"}).content.decode()
     expected = local_label(slot.start, "Asia/Tokyo")
-    assert f"{expected}</time>" in html
+    assert f"{expected}</time>" in text_of(html)
     assert (
         f'datetime="{slot.start.astimezone(zoneinfo.ZoneInfo("Asia/Tokyo")).isoformat()}"' in html
     )
@@ -260,7 +274,7 @@ def test_teacher_page_shows_bio_skills_zone_and_open_slots_as_booking_links(clie
     viewer = make_learner(timezone_name="Europe/Paris")
     html = (
         logged_in(client, viewer)
-        .get(reverse("scheduling:teacher_detail", args=[teacher.pk]))
+        .get(reverse("scheduling:teacher_detail", args=[teacher.username]))
         .content.decode()
     )
     assert "Python from first steps." in html
@@ -272,7 +286,9 @@ def test_teacher_page_shows_bio_skills_zone_and_open_slots_as_booking_links(clie
     assert 'data-bookable="true"' in html
     assert f'<a href="/book/{slot.pk}/">' in html
     assert f"/book/{taken.pk}/" not in html  # requested by someone: not open
-    assert local_label(slot.start, "Europe/Paris") in html
+    paris = slot.start.astimezone(zoneinfo.ZoneInfo("Europe/Paris"))
+    assert f">{paris:%A} {paris.day} {paris:%B}</time></h4>" in html  # the day's heading
+    assert f">{paris:%H:%M}{DASH}" in html
     assert "No ratings yet" in html
 
 
@@ -287,13 +303,16 @@ def test_teacher_page_lists_times_in_the_viewers_zone_across_a_dst_change(client
     viewer = make_learner(timezone_name="Europe/Paris")
     html = (
         logged_in(client, viewer)
-        .get(reverse("scheduling:teacher_detail", args=[teacher.pk]))
+        .get(reverse("scheduling:teacher_detail", args=[teacher.username]))
         .content.decode()
     )
-    assert f"{local_label(before.start, 'Europe/Paris')}{DASH}01:00" in html
-    assert local_label(before.start, "Europe/Paris").endswith("00:00")
-    assert f"{local_label(after.start, 'Europe/Paris')}{DASH}00:00" in html
-    assert local_label(after.start, "Europe/Paris").endswith("23:00")
+    # Listed under their day in Paris: March 2nd at midnight, March 20th at 23:00.
+    assert f'<time datetime="{year}-03-02">' in html
+    assert f'<time datetime="{year}-03-01">' not in html
+    paris = zoneinfo.ZoneInfo("Europe/Paris")
+    assert f'"{before.start.astimezone(paris).isoformat()}">00:00{DASH}01:00</time>' in html
+    assert f'<time datetime="{year}-03-20">' in html
+    assert f'"{after.start.astimezone(paris).isoformat()}">23:00{DASH}00:00</time>' in html
 
 
 def test_teacher_page_shows_the_rating_summary_and_latest_feedback(client):
@@ -302,7 +321,7 @@ def test_teacher_page_shows_the_rating_summary_and_latest_feedback(client):
     rate(teacher, 3)
     html = (
         logged_in(client, make_learner())
-        .get(reverse("scheduling:teacher_detail", args=[teacher.pk]))
+        .get(reverse("scheduling:teacher_detail", args=[teacher.username]))
         .content.decode()
     )
     assert '<strong class="rating-big">4.0</strong>' in html
@@ -316,7 +335,7 @@ def test_teacher_on_their_own_page_gets_the_editor_link_instead_of_booking(clien
     slot = make_slot(teacher, start=in_future(days=2))
     html = (
         logged_in(client, teacher)
-        .get(reverse("scheduling:teacher_detail", args=[teacher.pk]))
+        .get(reverse("scheduling:teacher_detail", args=[teacher.username]))
         .content.decode()
     )
     assert "This is how learners see your open times" in html
@@ -329,10 +348,37 @@ def test_teacher_page_is_404_for_a_learner_or_an_unknown_id(client):
     learner = make_learner()
     client = logged_in(client, make_learner())
     assert client.get(reverse("scheduling:teacher_detail", args=[learner.pk])).status_code == 404
+    assert client.get(f"/teachers/{learner.username}/").status_code == 404
     assert client.get(reverse("scheduling:teacher_detail", args=[999_999])).status_code == 404
+    assert client.get("/teachers/99999999999999999999999/").status_code == 404
+
+
+def test_teacher_page_is_public_by_username_and_old_urls_redirect_to_it(client):
+    teacher = make_teacher_with_skills("Python", username="Ada_L", bio="Hello.")
+    response = client.get("/teachers/Ada_L/")
+    assert response.status_code == 200
+    assert "Hello." in response.content.decode()
+    assert "Log in</a> or <a" in response.content.decode()  # how to ask a question
+    for old in (f"/teachers/{teacher.pk}/", "/teachers/ada_l/"):
+        moved = client.get(old)
+        assert moved.status_code == 301, old
+        assert moved["Location"] == "/teachers/Ada_L/"
+
+
+def test_a_username_made_of_digits_is_a_name_first(client):
+    named = make_teacher_with_skills("Python", username="7")
+    other = make_teacher_with_skills("Python", username="seven")
+    by_name = client.get("/teachers/7/")
+    assert by_name.status_code == 200
+    assert "<h1>7</h1>" in by_name.content.decode()
+    if other.pk != 7:
+        assert client.get(f"/teachers/{other.pk}/")["Location"] == "/teachers/seven/"
+    del named
 
 
 def test_teacher_page_is_404_for_a_deactivated_teacher(client):
     teacher = make_teacher_with_skills("Python", is_active=False)
     client = logged_in(client, make_learner())
-    assert client.get(reverse("scheduling:teacher_detail", args=[teacher.pk])).status_code == 404
+    assert (
+        client.get(reverse("scheduling:teacher_detail", args=[teacher.username])).status_code == 404
+    )

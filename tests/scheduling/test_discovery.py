@@ -81,16 +81,23 @@ def test_next_open_slot_ignores_booked_and_other_skill_slots():
     assert datetime.fromisoformat(detail["next_open_slot"]) == third.start - timedelta(days=1)
 
 
+# Five: the skill, the scores, the cards, their skills, and their next open times (one
+# windowed query for the page: issue 15's "book this time" buttons; it was four before).
+TEACHER_LIST_QUERIES = 5
+
+
 def test_teacher_list_query_count_does_not_grow(django_assert_max_num_queries):
     for i in range(3):
         make_slot(make_teacher_with_skills("Python", "Guitar"), start=in_future(days=1 + i))
-    with django_assert_max_num_queries(4):
+    with django_assert_max_num_queries(TEACHER_LIST_QUERIES):
         few = teachers(skill="python")
     for i in range(12):
-        make_slot(make_teacher_with_skills("Python", "Guitar"), start=in_future(days=5 + i))
-    with django_assert_max_num_queries(4):
+        make_slot(make_teacher_with_skills("Python", "Guitar"), start=in_future(days=5 + i % 8))
+    with django_assert_max_num_queries(TEACHER_LIST_QUERIES):
         many = teachers(skill="python")
     assert len(few) == 3 and len(many) == 15
+    # Every card came with its next open times (within the fortnight) from that one query.
+    assert all(len(t["next_open"]) == 1 for t in many)
 
 
 def test_unknown_teacher_is_404():
@@ -211,3 +218,37 @@ def test_ranking_matches_a_brute_force_order_on_every_page(monkeypatch):
                 page = teachers(skill="python", limit=limit, offset=offset)
                 assert [t["username"] for t in page] == order[offset : offset + limit]
     assert [t["username"] for t in teachers(skill="python", limit=100)] == order
+
+
+def test_cards_carry_headline_photo_profile_url_and_the_next_open_times():
+    from accounts.services import user_update_profile
+
+    teacher = make_teacher_with_skills("Python", "Guitar", username="cardy")
+    user_update_profile(user=teacher, headline="Python for data people")
+    first = make_slot(teacher, start=in_future(days=1))
+    make_slot(teacher, start=in_future(days=2), skill_slug="guitar")
+    third = make_slot(teacher, start=in_future(days=3))
+    make_slot(teacher, start=in_future(days=4))
+    make_slot(teacher, start=in_future(days=5))
+    make_slot(teacher, start=in_future(days=20))  # past the fortnight
+    (card,) = teachers()
+    assert card["headline"] == "Python for data people"
+    assert card["photo_url"] is None
+    assert card["profile_url"] == "/teachers/cardy/"
+    assert [t["slot"] for t in card["next_open"]] == [first.pk, first.pk + 1, third.pk]
+    assert card["next_open"][1]["skill"] == {"slug": "guitar", "name": "Guitar"}
+    (python_only,) = teachers(skill="python")  # the guitar slot does not fit
+    assert [t["slot"] for t in python_only["next_open"]] == [first.pk, third.pk, third.pk + 1]
+
+
+def test_open_slots_are_public_but_mine_needs_an_account():
+    teacher = make_teacher_with_skills("Python")
+    slot = make_slot(teacher, start=in_future(days=1))
+    anonymous = APIClient()
+    listed = anonymous.get("/api/slots/", {"teacher": teacher.pk})
+    assert listed.status_code == 200 and [s["id"] for s in listed.json()] == [slot.pk]
+    assert anonymous.get("/api/slots/", {"mine": "true"}).status_code == 401
+    refused = anonymous.post(
+        "/api/slots/", {"start": "2030-01-01T10:00Z", "end": "2030-01-01T11:00Z"}
+    )
+    assert refused.status_code == 401

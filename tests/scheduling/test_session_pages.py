@@ -47,23 +47,71 @@ def test_third_booking_leads_to_the_upgrade_page_then_succeeds(client, teacher):
         booking_request(learner=learner, slot_id=slot.pk)
     client.force_login(learner)
     book_url = reverse("scheduling:book", args=[slots[2].pk])
-    response = client.post(book_url, {"skill": ""}, follow=True)
+    message = "Endgames, please: rook and pawn."
+    response = client.post(book_url, {"skill": "", "message": message}, follow=True)
     assert response.redirect_chain[-1][0] == f"{reverse('scheduling:upgrade')}?next={book_url}"
     page = response.content.decode()
     assert "Free accounts book 2 sessions" in page
     assert "2 of 2" in page
     assert "the next place frees up" in page
-    response = client.post(reverse("scheduling:upgrade"), {"next": book_url}, follow=True)
+    confirm_url = f"{reverse('scheduling:upgrade_confirm')}?next={book_url}"
+    assert f'href="{confirm_url}"' in page
+    # A post to the plans page itself charges nothing: it goes to the confirmation step.
+    response = client.post(reverse("scheduling:upgrade"), {"next": book_url})
+    assert response["Location"] == confirm_url
+    learner.refresh_from_db()
+    assert not learner.is_premium()
+    confirm = client.get(confirm_url).content.decode()
+    assert "9.00 EUR" in confirm and "Pay 9.00 EUR and upgrade" in confirm
+    response = client.post(reverse("scheduling:upgrade_confirm"), {"next": book_url}, follow=True)
     assert response.redirect_chain[-1][0] == book_url
-    assert "You&#x27;re premium until" in response.content.decode()
-    client.post(book_url, {"skill": ""})
+    page = response.content.decode()
+    assert "You&#x27;re premium until" in page
+    assert message.replace("'", "&#x27;") in page  # what they typed came back
+    client.post(book_url, {"skill": "", "message": message})
     assert Booking.objects.filter(learner=learner).count() == 3
+    assert Booking.objects.filter(learner=learner, message=message).exists()
 
 
 def test_upgrade_next_must_be_local(client):
     client.force_login(make_learner())
-    response = client.post(reverse("scheduling:upgrade"), {"next": "https://evil.example/"})
+    response = client.post(reverse("scheduling:upgrade_confirm"), {"next": "https://evil.example/"})
     assert response["Location"] == reverse("scheduling:upgrade")
+    page = client.get(reverse("scheduling:upgrade_confirm"), {"next": "//evil.example/"})
+    assert "evil.example" not in page.content.decode()
+
+
+def test_upgrade_price_comes_from_the_settings(client, settings):
+    settings.PREMIUM_PRICE, settings.PREMIUM_CURRENCY = "4.50", "USD"
+    client.force_login(make_learner())
+    assert "4.50 USD" in client.get(reverse("scheduling:upgrade")).content.decode()
+    assert "Pay 4.50 USD" in client.get(reverse("scheduling:upgrade_confirm")).content.decode()
+
+
+def test_signed_out_booking_page_restates_the_slot_and_asks_to_log_in(client, teacher):
+    slot = make_slot(teacher, start=in_future(days=2), skill_slug="chess")
+    book_url = reverse("scheduling:book", args=[slot.pk])
+    page = client.get(book_url).content.decode()
+    assert "60 minutes" in page and "Chess" in page and "60 credits" in page
+    assert f'href="{reverse("accounts:login")}?next={book_url}"' in page
+    assert client.post(book_url, {"message": "hi"})["Location"].endswith(f"?next={book_url}")
+    assert not Booking.objects.exists()
+    # Logging in with that next comes back to the same slot.
+    learner = make_learner()
+    from tests.factories import PASSWORD
+
+    response = client.post(
+        f"{reverse('accounts:login')}?next={book_url}",
+        {"username": learner.username, "password": PASSWORD, "next": book_url},
+    )
+    assert response["Location"] == book_url
+    # A foreign next is ignored (Django's url_has_allowed_host_and_scheme).
+    client.post(reverse("accounts:logout"))
+    response = client.post(
+        reverse("accounts:login"),
+        {"username": learner.username, "password": PASSWORD, "next": "https://evil.example/"},
+    )
+    assert response["Location"] == reverse("dashboard")
 
 
 def test_taken_slot_page_says_so(client, teacher):
