@@ -5,7 +5,6 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import password_validation
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
@@ -22,7 +21,14 @@ from accounts.selectors import (
 )
 from accounts.signals import teacher_skill_removed
 from skilllink.errors import Forbidden, NotFound, RateLimited, ValidationFailed
-from skilllink.ratelimit import counter_add, counter_get, counter_reset, parse_rate, wait_text
+from skilllink.ratelimit import (
+    counter_add,
+    counter_get,
+    counter_reset,
+    once_per,
+    parse_rate,
+    wait_text,
+)
 from skilllink.realtime import send_all_on_commit, send_on_commit, user_group
 
 ROLES = {"learner": (True, False), "teacher": (False, True), "both": (True, True)}
@@ -338,7 +344,7 @@ def login_limits_check(*, username: str, address: str) -> None:
     if known and known == address:
         return  # the owner's own address is never slowed by others' failures
     interval = settings.LOGIN_FLOOD_INTERVAL
-    if not cache.add(f"{account}:slow", 1, timeout=interval):
+    if not once_per(scope=f"{account}:slow", seconds=interval):
         raise _login_refusal(interval)
 
 

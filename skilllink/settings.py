@@ -99,6 +99,18 @@ SOCKET_SEND_TIMEOUT = env.float("SOCKET_SEND_TIMEOUT", default=10.0)
 # What the Redis layer holds for one socket that is not keeping up; past it the socket is
 # closed (4008) and the page reconnects and catches up (skilllink/channel_layer.py).
 SOCKET_INBOX_BYTES = env.int("SOCKET_INBOX_BYTES", default=4 * 1024 * 1024)
+# What one socket may send (token buckets, "frames/seconds": a window's worth at once, then
+# its average; skilllink/sockets.py): WebRTC signaling (ICE candidates come in bursts), and
+# every other frame (chat, assistant, ping). One frame's size: an SDP offer or answer, an
+# ICE candidate. Past SOCKET_REFUSALS refused frames the socket is closed (4429).
+SOCKET_SIGNAL_RATE = env.str("SOCKET_SIGNAL_RATE", default="100/10")
+SOCKET_FRAME_RATE = env.str("SOCKET_FRAME_RATE", default="30/10")
+SOCKET_SIGNAL_SDP_BYTES = env.int("SOCKET_SIGNAL_SDP_BYTES", default=16 * 1024)
+SOCKET_SIGNAL_CANDIDATE_BYTES = env.int("SOCKET_SIGNAL_CANDIDATE_BYTES", default=1024)
+SOCKET_REFUSALS = env.str("SOCKET_REFUSALS", default="20/10")
+# Open sockets per client address (counted in the cache, so across processes with Redis);
+# 0 turns the cap off.
+SOCKETS_PER_ADDRESS = env.int("SOCKETS_PER_ADDRESS", default=50)
 # Without Redis, the periodic jobs must run in the server process to reach its sockets.
 SWEEP_IN_PROCESS = env.bool("SKILLLINK_SWEEP_IN_PROCESS", default=not REDIS_URL)
 SWEEP_INTERVAL_SECONDS = env.float("SKILLLINK_SWEEP_INTERVAL", default=15.0)
