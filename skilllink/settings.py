@@ -38,13 +38,24 @@ def database_from_url(url: str) -> dict:
         # reused and every request would otherwise pay for a new connection.
         pool_size = env.int("DATABASE_POOL_MAX_SIZE", default=10)
         if pool_size > 0:
-            options["pool"] = {"min_size": 1, "max_size": pool_size, "timeout": 10}
+            # timeout: how long a request waits for a connection, also while the database
+            # is down (then it answers 503: skilllink.outages).
+            options["pool"] = {
+                "min_size": 1,
+                "max_size": pool_size,
+                "timeout": env.float("DATABASE_POOL_TIMEOUT", default=5.0),
+            }
+        # An unreachable host fails within seconds, not the system's TCP timeout.
+        options.setdefault("connect_timeout", 5)
         config.update(
             NAME=config["NAME"] or "skilllink",
             PORT=str(config["PORT"] or ""),
             # With the pool, connections return to it after each request (Django
             # requires 0 then); without it, DATABASE_CONN_MAX_AGE keeps them per thread.
             CONN_MAX_AGE=0 if pool_size > 0 else env.int("DATABASE_CONN_MAX_AGE", default=0),
+            # A connection broken by a database restart is noticed before use (the pool
+            # checks each one it hands out), so recovery needs no server restart.
+            CONN_HEALTH_CHECKS=True,
             # One test database per test process (parallel runs in one checkout).
             TEST={"NAME": f"test_{config['NAME'] or 'skilllink'}_{os.getpid()}"},
             OPTIONS=options,
@@ -158,6 +169,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: a request that failed because the database is down answers 503.
+    "skilllink.outages.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -255,6 +268,9 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": REDIS_PREFIX,
+            # While Redis is unreachable, cache calls fail fast and the rate limits let
+            # requests through (skilllink.ratelimit) instead of holding a worker.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
 else:

@@ -325,8 +325,24 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
 
     # --- Channel layer control messages (skilllink.channel_layer) ------------------------
 
+    live_paused = False  # the page was told live updates are paused
+
+    async def layer_paused(self, event) -> None:
+        """The layer is unreachable: tell the page (it shows that live updates are paused)."""
+        self.live_paused = True
+        await self.send_json(
+            {
+                "type": "live",
+                "state": "paused",
+                "detail": "Live updates are paused; they resume by themselves.",
+            }
+        )
+
     async def layer_resumed(self, event) -> None:
         """The layer was unreachable and is back: what was published meanwhile is lost."""
+        if self.live_paused:
+            self.live_paused = False
+            await self.send_json({"type": "live", "state": "live"})
         await self.catch_up()
 
     async def layer_overflow(self, event) -> None:

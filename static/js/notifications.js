@@ -122,8 +122,24 @@ function prependToLiveLists(notification) {
   }
 }
 
+// "Live updates are paused" under the header: while the server says its live delivery is
+// down (a "live" frame), or while this socket is closed and reconnecting for more than a
+// moment (a blip of a page load does not flash it).
+const liveStatus = document.querySelector("[data-live-status]");
+let pausedTimer = null;
+
+function setLive(live) {
+  clearTimeout(pausedTimer);
+  pausedTimer = null;
+  if (!liveStatus) return;
+  liveStatus.hidden = live;
+  document.body.dataset.live = live ? "live" : "paused";
+}
+
 function onFrame(frame) {
-  if (frame.type === "unread") {
+  if (frame.type === "live") {
+    setLive(frame.state === "live");
+  } else if (frame.type === "unread") {
     setUnread(frame.count);
   } else if (frame.type === "resync") {
     // Live delivery was interrupted server-side (and is back): re-read what pages show.
@@ -151,11 +167,13 @@ function connect() {
     onFrame,
     onOpen({ reconnected }) {
       document.body.dataset.notificationsSocket = "open";
+      setLive(true);
       // After a reconnect, pages catch up in case a push was missed.
       if (reconnected) document.dispatchEvent(new CustomEvent("skilllink:reconnected"));
     },
-    onClose() {
+    onClose({ final }) {
       document.body.dataset.notificationsSocket = "closed";
+      if (!final && pausedTimer === null) pausedTimer = setTimeout(() => setLive(false), 3000);
     },
   });
 }
