@@ -4,10 +4,13 @@
   ``{"code": "database_unavailable", "detail"}`` under ``/api/``, a page for people — instead
   of a 500 with a traceback. Django turns an exception in any middleware into a 500 response
   on the spot (``convert_exception_to_response``), before an outer middleware could catch
-  it, so a ``got_request_exception`` receiver marks the request and the outermost
-  middleware swaps the 500 for the 503. Nothing is kept between requests: once the
-  database is back, the next request simply works (the pool checks each connection
-  before handing it out: ``CONN_HEALTH_CHECKS``).
+  it, and rendering that 500 page (the debug page, or ``500.html`` with its context
+  processors) asks the database again, each time waiting out the pool's timeout. So a
+  ``got_request_exception`` receiver re-raises a database error of a request guarded by
+  the outermost middleware, which catches it and answers the 503 with nothing more from
+  the database. Nothing is kept between requests: once the database is back, the next
+  request simply works (the pool checks each connection before handing it out:
+  ``CONN_HEALTH_CHECKS``).
 - ``/healthz/`` checks each dependency (database, cache, channel layer) and answers 503
   naming the ones that are down.
 
@@ -40,6 +43,9 @@ DATABASE_ERRORS = (OperationalError, InterfaceError)
 
 def database_unavailable_response(request) -> HttpResponse:
     error = DatabaseUnavailable()
+    if request.path == "/healthz/":  # a probe that sent a session cookie: still the report
+        checks, _ = health_report(database="down")
+        return JsonResponse({"status": "unavailable", **checks}, status=503)
     if request.path.startswith("/api/"):
         response = JsonResponse(error.as_dict(), status=error.status)
     else:
@@ -60,10 +66,12 @@ def database_unavailable_response(request) -> HttpResponse:
     return response
 
 
-def _mark_database_outage(sender, request=None, **kwargs) -> None:
+def _reraise_database_outage(sender, request=None, **kwargs) -> None:
+    """``got_request_exception``: let a database error through to the outermost middleware
+    (instead of a 500 page that would query the database again)."""
     error = sys.exc_info()[1]
-    if request is not None and isinstance(error, DATABASE_ERRORS):
-        request.database_unavailable = error
+    if isinstance(error, DATABASE_ERRORS) and getattr(request, "database_guarded", False):
+        raise error
 
 
 class DatabaseUnavailableMiddleware:
@@ -72,19 +80,21 @@ class DatabaseUnavailableMiddleware:
 
     def __init__(self, get_response):
         self.get_response = get_response
-        got_request_exception.connect(_mark_database_outage, dispatch_uid="database_outage")
+        got_request_exception.connect(_reraise_database_outage, dispatch_uid="database_outage")
 
     def __call__(self, request):
-        response = self.get_response(request)
-        error = getattr(request, "database_unavailable", None)
-        if error is not None:
+        request.database_guarded = True
+        try:
+            return self.get_response(request)
+        except DATABASE_ERRORS as error:
             logger.warning("%s %s: database unavailable (%r)", request.method, request.path, error)
             return database_unavailable_response(request)
-        return response
 
     def process_exception(self, request, exception):
         if isinstance(exception, DATABASE_ERRORS):
-            request.database_unavailable = exception
+            logger.warning(
+                "%s %s: database unavailable (%r)", request.method, request.path, exception
+            )
             return database_unavailable_response(request)
         return None
 
@@ -134,10 +144,11 @@ def _check_channel_layer() -> str:
     return "ok"
 
 
-def health_report() -> tuple[dict[str, str], bool]:
-    """``({"database": "ok"|"down", "cache": …, "channel_layer": …}, all ok)``."""
+def health_report(*, database: str | None = None) -> tuple[dict[str, str], bool]:
+    """``({"database": "ok"|"down", "cache": …, "channel_layer": …}, all ok)``; ``database``
+    when it is already known."""
     checks = {
-        "database": _check_database(),
+        "database": database or _check_database(),
         "cache": _check_cache(),
         "channel_layer": _check_channel_layer(),
     }
