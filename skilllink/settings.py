@@ -66,7 +66,7 @@ def database_from_url(url: str) -> dict:
 
 # --- Environment (every setting the deployment chooses, read here and only here; the
 # server launcher skilllink/serve.py reads its own HOST, PORT, WEB_CONCURRENCY,
-# ACCESS_LOG and FORWARDED_ALLOW_IPS) ----------------------------------------------
+# ACCESS_LOG, FORWARDED_ALLOW_IPS, HTTP_HEADER_TIMEOUT and HTTP_BODY_TIMEOUT) ------
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
 ALLOWED_HOSTS = env.list(
