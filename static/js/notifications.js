@@ -123,23 +123,37 @@ function prependToLiveLists(notification) {
 }
 
 // "Live updates are paused" under the header: while the server says its live delivery is
-// down (a "live" frame), or while this socket is closed and reconnecting for more than a
-// moment (a blip of a page load does not flash it).
+// down (a "live" frame), or while this socket has been unable to reconnect for a moment
+// (the blip of a reconnect does not flash it). Any frame means the socket works again.
 const liveStatus = document.querySelector("[data-live-status]");
-let pausedTimer = null;
+const live = { serverPaused: false, socketDown: false, timer: null };
 
-function setLive(live) {
-  clearTimeout(pausedTimer);
-  pausedTimer = null;
-  if (!liveStatus) return;
-  liveStatus.hidden = live;
-  document.body.dataset.live = live ? "live" : "paused";
+function renderLive() {
+  const paused = live.serverPaused || live.socketDown;
+  if (liveStatus) liveStatus.hidden = !paused;
+  document.body.dataset.live = paused ? "paused" : "live";
+}
+
+function socketWorks(frame) {
+  clearTimeout(live.timer);
+  live.timer = null;
+  live.socketDown = false;
+  if (frame.type === "live") live.serverPaused = frame.state === "paused";
+  renderLive();
+}
+
+function socketLost() {
+  if (live.timer === null) {
+    live.timer = setTimeout(() => {
+      live.socketDown = true;
+      renderLive();
+    }, 3000);
+  }
 }
 
 function onFrame(frame) {
-  if (frame.type === "live") {
-    setLive(frame.state === "live");
-  } else if (frame.type === "unread") {
+  socketWorks(frame);
+  if (frame.type === "unread") {
     setUnread(frame.count);
   } else if (frame.type === "resync") {
     // Live delivery was interrupted server-side (and is back): re-read what pages show.
@@ -167,13 +181,12 @@ function connect() {
     onFrame,
     onOpen({ reconnected }) {
       document.body.dataset.notificationsSocket = "open";
-      setLive(true);
       // After a reconnect, pages catch up in case a push was missed.
       if (reconnected) document.dispatchEvent(new CustomEvent("skilllink:reconnected"));
     },
     onClose({ final }) {
       document.body.dataset.notificationsSocket = "closed";
-      if (!final && pausedTimer === null) pausedTimer = setTimeout(() => setLive(false), 3000);
+      if (!final) socketLost();
     },
   });
 }
