@@ -45,6 +45,8 @@ class RoomConsumer(JsonSocketConsumer):
 
     def frame_limits(self) -> dict[str, FrameLimit]:
         signal, other = settings.SOCKET_SIGNAL_RATE, settings.SOCKET_FRAME_RATE
+        chat_messages, chat_seconds = settings.CHAT_RATE_LIMIT.split("/")
+        chat_rate = f"{2 * int(chat_messages)}/{chat_seconds}"
         # 2,000 characters of chat (a prompt: ASSISTANT_MAX_PROMPT_CHARS) at up to 12 bytes
         # each (an emoji as two JSON \u escapes), plus the frame around them.
         prompt_bytes = min(self.max_frame_bytes, 12 * settings.ASSISTANT_MAX_PROMPT_CHARS + 1024)
@@ -55,10 +57,9 @@ class RoomConsumer(JsonSocketConsumer):
             "signal.candidate": FrameLimit(
                 "signal", signal, settings.SOCKET_SIGNAL_CANDIDATE_BYTES
             ),
-            # Chat has its own per-person limit; per socket it spends from the same rate.
-            "chat.send": FrameLimit(
-                "chat", settings.CHAT_RATE_LIMIT, 12 * services.CHAT_MAX_LENGTH + 1024
-            ),
+            # Chat has its own per-person limit (CHAT_RATE_LIMIT, with its own message); per
+            # socket, a bucket twice as large stops a flood before it reaches that count.
+            "chat.send": FrameLimit("chat", chat_rate, 12 * services.CHAT_MAX_LENGTH + 1024),
             "assistant.ask": FrameLimit("frame", other, max(16 * 1024, prompt_bytes)),
             "frame": FrameLimit("frame", other, 4 * 1024),
         }

@@ -411,7 +411,8 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
             await self.refuse_frame(
                 {
                     "code": "rate_limited",
-                    "detail": f"Too many {content['type']} frames; slow down.",
+                    "detail": f"You're sending {content['type']} frames too fast. "
+                    f"Wait {math.ceil(wait)} s.",
                     "retry_after": round(wait, 2),
                 }
             )
