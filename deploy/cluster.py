@@ -75,6 +75,7 @@ def render_site(
     static_root: str,
     server_name: str = "_",
     upstream_header: bool = False,
+    access_log: str = "/var/log/nginx/skilllink.access.log",
 ) -> str:
     """The nginx site (http-level: map, upstream, server) for these workers."""
     template = string.Template(SITE_TEMPLATE.read_text())
@@ -90,6 +91,7 @@ def render_site(
         server_name=server_name,
         static_root=static_root.rstrip("/"),
         extra_headers=extra,
+        access_log=access_log,
     )
 
 
@@ -236,6 +238,7 @@ class Cluster:
             "REDIS_URL": redis_url,
             "REDIS_PREFIX": redis_prefix,
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "STATIC_ROOT": str(self.static_root),
             "SECURE_SSL_REDIRECT": "0",  # plain HTTP on loopback; TLS ends at nginx in production
             "SECURE_HSTS_SECONDS": "0",
             "FORWARDED_ALLOW_IPS": "127.0.0.1",
@@ -287,6 +290,7 @@ class Cluster:
             listen=f"127.0.0.1:{self.port}",
             static_root=str(self.static_root),
             upstream_header=self.upstream_header,
+            access_log=str(self.directory / "access.log"),
         )
         config.write_text(_main_config(self.directory, site))
         check = subprocess.run(

@@ -10,9 +10,11 @@ from django.utils import timezone
 from scheduling.rules import room_access
 from scheduling.transitions import booking_get_for_user
 from skilllink.errors import NotFound
+from skilllink.security import allows_media
 
 
 @login_required
+@allows_media
 def room(request, booking_id: int):
     try:
         booking = booking_get_for_user(user=request.user, booking_id=booking_id)

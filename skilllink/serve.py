@@ -19,32 +19,16 @@ import asyncio
 import copy
 import logging
 import os
-import re
 import sys
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from skilllink.log_filters import RedactTokens
 
 # WebSocket frames above this are refused by the server with close code 1009. Below
 # it, the consumers apply their own, smaller limits with an error frame and keep the
 # socket open (skilllink/sockets.py).
 WS_MAX_BYTES = 1024 * 1024
-
-
-class RedactTokens(logging.Filter):
-    """Socket URLs carry ``?token=<JWT>``; keep bearer tokens out of the logs."""
-
-    pattern = re.compile(r"((?:^|[?&])token=)[^&\s\"]+")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            args = record.args if isinstance(record.args, tuple) else (record.args,)
-            record.args = tuple(
-                self.pattern.sub(r"\1[redacted]", arg) if isinstance(arg, str) else arg
-                for arg in args
-            )
-        if isinstance(record.msg, str) and "token=" in record.msg:
-            record.msg = self.pattern.sub(r"\1[redacted]", record.msg)
-        return True
 
 
 def log_config() -> dict:

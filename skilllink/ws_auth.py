@@ -32,14 +32,48 @@ def _header(scope, name: bytes) -> str | None:
     return None
 
 
-def origin_allowed(origin: str) -> bool:
-    """True if ``origin`` names one of this site's hosts (ALLOWED_HOSTS or CSRF_TRUSTED_ORIGINS)."""
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin_triple(scheme: str, netloc: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) with the default port filled in; None if malformed."""
+    try:
+        parts = urlsplit(f"{scheme}://{netloc}")
+        port = parts.port
+    except ValueError:
+        return None
+    if scheme not in DEFAULT_PORTS or not parts.hostname:
+        return None
+    return scheme, parts.hostname.lower(), port or DEFAULT_PORTS[scheme]
+
+
+def origin_allowed(origin: str, scope: dict) -> bool:
+    """True if ``origin`` is this site as the socket reached it: the same scheme (https
+    for wss), host and port as the handshake's Host, and that host one of ALLOWED_HOSTS;
+    or exactly one of CSRF_TRUSTED_ORIGINS. So ``http://`` pages cannot open the sockets
+    of an https site, nor another port of the same host."""
     parts = urlsplit(origin)
-    if parts.scheme not in {"http", "https"} or not parts.netloc:
+    claimed = _origin_triple(parts.scheme, parts.netloc)
+    if claimed is None or parts.path or parts.query:
         return False
-    if f"{parts.scheme}://{parts.netloc}" in settings.CSRF_TRUSTED_ORIGINS:
-        return True
-    domain, _port = split_domain_port(parts.netloc)
+    for trusted in settings.CSRF_TRUSTED_ORIGINS:
+        trusted_parts = urlsplit(trusted)
+        wildcard = trusted_parts.netloc.startswith("*.")
+        netloc = trusted_parts.netloc[1:] if wildcard else trusted_parts.netloc
+        expected = _origin_triple(trusted_parts.scheme, netloc.lstrip("."))
+        if expected is None:
+            continue
+        if expected == claimed or (
+            wildcard and expected[0::2] == claimed[0::2] and claimed[1].endswith(f".{expected[1]}")
+        ):
+            return True
+    host = _header(scope, b"host")
+    if not host:
+        return False
+    expected_scheme = "https" if scope.get("scheme") in ("wss", "https") else "http"
+    if _origin_triple(expected_scheme, host) != claimed:
+        return False
+    domain, _port = split_domain_port(host)
     allowed = settings.ALLOWED_HOSTS
     if settings.DEBUG and not allowed:
         allowed = [".localhost", "127.0.0.1", "[::1]"]
@@ -74,7 +108,7 @@ class TokenOrSessionAuthMiddleware:
         origin = _header(scope, b"origin")
         scope = dict(scope)
         scope["origin_checked"] = origin is not None
-        if origin is not None and not origin_allowed(origin):
+        if origin is not None and not origin_allowed(origin, scope):
             return await _Deny()(scope, receive, send)
         token = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token")
         if token:

@@ -158,3 +158,27 @@ def test_half_sent_requests_are_dropped_after_the_timeouts_while_others_are_serv
         assert _read_all(steady).startswith(b"HTTP/1.1 401")
         steady.close()
         assert "no complete request head in time" in server.output()
+
+
+@pytest.mark.django_db
+def test_calendar_feed_tokens_never_reach_the_log(client, caplog):
+    """The access-log filter rewrites the feed's token, and Django's own "Not Found"
+    warning for a wrong token goes through the same filter (settings.LOGGING)."""
+    from skilllink.log_filters import redact
+
+    assert (
+        redact('GET /calendar/Abc-123_xyz.ics?x=1 HTTP/1.1" 200')
+        == 'GET /calendar/[redacted].ics?x=1 HTTP/1.1" 200'
+    )
+    assert redact("POST /calendar/reset/ HTTP/1.1") == "POST /calendar/reset/ HTTP/1.1"
+    handler = logging.getLogger("django").handlers[0]
+    records = []
+    handler_emit = handler.emit
+    handler.emit = records.append
+    try:
+        assert client.get("/calendar/SeCrEt-feed-token.ics").status_code == 404
+    finally:
+        handler.emit = handler_emit
+    lines = [handler.format(record) for record in records]
+    assert any("/calendar/[redacted].ics" in line for line in lines), lines
+    assert not any("SeCrEt-feed-token" in line for line in lines)

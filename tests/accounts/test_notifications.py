@@ -12,6 +12,7 @@ from tests.conftest import access_token_for
 from tests.factories import make_learner
 
 ORIGIN = (b"origin", b"http://localhost")
+HOST = (b"host", b"localhost")  # a browser's handshake names the host its Origin must match
 
 
 def _connect(path: str, *, headers=None) -> WebsocketCommunicator:
@@ -82,7 +83,7 @@ def test_notifications_need_authentication(api_client):
 
 @pytest.mark.django_db(transaction=True)
 async def test_socket_without_auth_is_closed_4401():
-    communicator = _connect("/ws/notifications/", headers=[ORIGIN])
+    communicator = _connect("/ws/notifications/", headers=[ORIGIN, HOST])
     connected, _ = await communicator.connect()
     assert connected
     assert await communicator.receive_output() == {"type": "websocket.close", "code": 4401}
@@ -125,7 +126,7 @@ async def test_session_cookie_with_own_origin_authenticates(client):
     user = await database_sync_to_async(make_learner)()
     await database_sync_to_async(client.force_login)(user)
     cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
-    communicator = _connect("/ws/notifications/", headers=[ORIGIN, (b"cookie", cookie)])
+    communicator = _connect("/ws/notifications/", headers=[ORIGIN, HOST, (b"cookie", cookie)])
     connected, _ = await communicator.connect()
     assert connected
     assert await communicator.receive_json_from() == {"type": "unread", "count": 0}

@@ -11,7 +11,13 @@ import asyncio
 import contextlib
 import http.client
 import json
+import os
+import shutil
 import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 import websockets
@@ -21,6 +27,7 @@ from meetings.models import ChatMessage
 from scheduling.models import Booking
 from tests.conftest import access_token_for, next_frame, require, scheduled_booking, until
 from tests.factories import in_future, make_learner, make_slot, make_teacher_with_skills
+from tests.live_server import BASE_DIR
 
 pytestmark = pytest.mark.redis
 
@@ -42,7 +49,18 @@ def nginx_cluster(django_db_setup, django_db_blocker):
     require(redis_reachable(url), f"Redis not reachable at {url}")
     with django_db_blocker.unblock():
         database_url = current_database_url()
+    # As in production: collectstatic's hashed files (pages rendered without DEBUG need
+    # the manifest), in a directory of this run's own.
+    static_root = Path(tempfile.mkdtemp(prefix="skilllink-static-"))
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+        cwd=BASE_DIR,
+        env={**os.environ, "DEBUG": "0", "SECRET_KEY": settings.SECRET_KEY,
+             "STATIC_ROOT": str(static_root), "ALLOWED_HOSTS": "127.0.0.1"},
+        check=True,
+    )  # fmt: skip
     cluster = Cluster(
+        static_root=static_root,
         database_url=database_url,
         redis_url=url,
         secret_key=settings.SECRET_KEY,
@@ -55,6 +73,7 @@ def nginx_cluster(django_db_setup, django_db_blocker):
             yield cluster
     finally:
         print(cluster.logs())
+        shutil.rmtree(static_root, ignore_errors=True)
 
 
 @pytest.fixture
@@ -233,3 +252,40 @@ async def test_a_killed_worker_loses_no_saved_message_and_its_client_gets_the_hi
     # The supervisor's job: the dead worker comes back on its port.
     assert [w.index for w in cluster.restart_dead()] == [worker_a.index]
     worker_a.wait_ready()
+
+
+async def test_feed_and_socket_tokens_are_redacted_in_every_access_log(cluster):
+    from scheduling.services.calendar_feed import calendar_feed_token
+
+    learner = await database_sync_to_async(make_learner)()
+    feed_token = await database_sync_to_async(calendar_feed_token)(user=learner)
+    jwt = access_token_for(learner)
+
+    def fetch(path: str) -> int:
+        connection = http.client.HTTPConnection("127.0.0.1", cluster.port, timeout=10)
+        try:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            response.read()
+            return response.status
+        finally:
+            connection.close()
+
+    assert await asyncio.to_thread(fetch, f"/calendar/{feed_token}.ics") == 200
+    status = await asyncio.to_thread(fetch, "/calendar/not-a-real-token.ics")
+    assert status == 404, cluster.logs()
+    socket = await websockets.connect(f"{cluster.ws_url}/ws/notifications/?token={jwt}")
+    await next_frame(socket, timeout=10)
+    await socket.close()
+    await asyncio.sleep(0.5)  # nginx writes the socket's line when it closes
+    logs = {
+        path.name: path.read_text(errors="replace")
+        for path in cluster.directory.glob("*.log")
+        if path.name == "access.log" or path.name.startswith("worker-")
+    }
+    access = logs["access.log"]
+    assert "/calendar/[redacted].ics" in access and "token=[redacted]" in access
+    for name, text in logs.items():
+        assert feed_token not in text, name
+        assert "not-a-real-token" not in text, name
+        assert jwt not in text, name

@@ -7,6 +7,7 @@ A failing test leaves a screenshot of each of its pages in ``artifacts/``.
 
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -90,16 +91,50 @@ def browser():
             browser.close()
 
 
+def _poll_function(page, expression, *, arg=None, timeout=None, polling=None):
+    """``Page.wait_for_function`` that works under our CSP. Playwright's own evaluates the
+    predicate with ``eval`` inside the page, which a policy without 'unsafe-eval'
+    refuses; this polls ``page.evaluate`` (run by the DevTools protocol, outside the
+    policy) with the same arguments and the same timeout semantics."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    deadline = time.monotonic() + (10_000 if timeout is None else timeout) / 1000
+    interval = polling if isinstance(polling, int | float) else 50
+    while True:
+        value = page.evaluate(expression, arg)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise PlaywrightTimeoutError(f"wait_for_function timed out: {expression}")
+        page.wait_for_timeout(interval)
+
+
+def _csp_safe_waits(page):
+    page.wait_for_function = lambda expression, **kw: _poll_function(page, expression, **kw)
+    return page
+
+
 @pytest.fixture
 def new_page(request, browser):
-    """``new_page(**context_options) -> Page`` in a fresh context (defaults: 1280x800, light, UTC)."""
+    """``new_page(**context_options) -> Page`` in a fresh context (defaults: 1280x800, light, UTC).
+
+    Every page is watched for Content-Security-Policy violations (Chromium reports them
+    on the console): a test whose pages broke the policy fails, so a new inline script,
+    style attribute or foreign source is caught by the flow that renders it."""
     contexts = []
+    violations: list[str] = []
+
+    def watch(message) -> None:
+        if "Content Security Policy" in message.text:
+            violations.append(f"{message.page.url if message.page else '?'}: {message.text}")
 
     def make(**options):
         context = browser.new_context(**{**DEFAULT_CONTEXT, **options})
         context.set_default_timeout(10_000)
+        context.on("console", watch)
+        context.on("page", _csp_safe_waits)  # pages a test opens itself in this context
         contexts.append(context)
-        return context.new_page()
+        return _csp_safe_waits(context.new_page())
 
     yield make
 
@@ -117,6 +152,8 @@ def new_page(request, browser):
                 except Exception as error:
                     print(f"could not screenshot {page.url}: {error}")
         context.close()
+    if violations:
+        pytest.fail("Content-Security-Policy violations:\n" + "\n".join(violations))
 
 
 @pytest.fixture

@@ -28,6 +28,8 @@ def luminance(css_color: str) -> float:
 
 
 def body_background(page) -> str:
+    """The body's background once the stylesheet applies (a busy machine may ask first)."""
+    page.wait_for_function("getComputedStyle(document.body).backgroundColor !== 'rgba(0, 0, 0, 0)'")
     return page.evaluate("getComputedStyle(document.body).backgroundColor")
 
 

@@ -56,7 +56,9 @@ async def assert_refused(socket, code):
 async def test_unauthenticated_is_closed_4401():
     booking, _, _ = await scheduled()
     socket = WebsocketCommunicator(
-        application, f"/ws/meetings/{booking.pk}/", headers=[(b"origin", b"http://localhost")]
+        application,
+        f"/ws/meetings/{booking.pk}/",
+        headers=[(b"origin", b"http://localhost"), (b"host", b"localhost")],
     )
     await assert_refused(socket, 4401)
 

@@ -81,3 +81,37 @@ def test_sessions_page_shows_the_link_and_reset_works(client):
 
 def test_unknown_token_is_404(client):
     assert client.get("/calendar/nope.ics").status_code == 404
+
+
+def test_line_breaks_in_text_cannot_forge_properties_or_events(client):
+    """CR and LF in a skill name (set by staff), a booking message and a username are
+    escaped by the icalendar library: the feed keeps one event with its own properties."""
+    from accounts.models import Skill
+
+    teacher = make_teacher_with_skills("Python")
+    Skill.objects.filter(slug="python").update(
+        name="Python\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:forged\rATTENDEE:mailto:a@evil.example"
+    )
+    learner = make_learner()
+    give_credits(learner, 200)
+    booking = booking_request(
+        learner=learner,
+        slot_id=make_slot(teacher).pk,
+        message="Line one\nATTENDEE:mailto:b@evil.example\nEND:VCALENDAR",
+    )
+    booking_accept(booking_id=booking.pk, teacher=teacher)
+    body = client.get(
+        reverse("scheduling:calendar_feed", args=[calendar_feed_token(user=learner)])
+    ).content
+    lines = body.split(b"\r\n")
+    assert lines[-1] == b""
+    assert not any(b"\r" in line or b"\n" in line for line in lines)
+    assert [line for line in lines if line.startswith((b"BEGIN:", b"END:"))] == [
+        b"BEGIN:VCALENDAR", b"BEGIN:VEVENT", b"END:VEVENT", b"END:VCALENDAR",
+    ]  # fmt: skip
+    assert not any(line.startswith((b"ATTENDEE", b"UID:forged")) for line in lines)
+    (event,) = icalendar.Calendar.from_ical(body).walk("VEVENT")
+    assert str(event["UID"]) == f"booking-{booking.pk}@skilllink"
+    assert "ATTENDEE" not in event
+    assert str(event["DESCRIPTION"]).startswith("Line one\nATTENDEE:mailto:b@evil.example\n")
+    assert str(event["SUMMARY"]).startswith("Python\nEND:VEVENT\nBEGIN:VEVENT\nUID:forged\n")
