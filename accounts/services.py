@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import password_validation
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.validators import validate_email
@@ -44,6 +43,7 @@ from skilllink.ratelimit import (
     counter_add,
     counter_get,
     counter_reset,
+    once_per,
     parse_rate,
     rate_limit_hit,
     wait_text,
@@ -440,7 +440,7 @@ def login_limits_check(*, username: str, address: str) -> None:
     if known and known == address:
         return  # the owner's own address is never slowed by others' failures
     interval = settings.LOGIN_FLOOD_INTERVAL
-    if not cache.add(f"{account}:slow", 1, timeout=interval):
+    if not once_per(scope=f"{account}:slow", seconds=interval):
         raise _login_refusal(interval)
 
 

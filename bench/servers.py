@@ -17,6 +17,8 @@ PRODUCTION_ENV = {
     "SECURE_SSL_REDIRECT": "0",  # plain HTTP on loopback
     "ACCESS_LOG": "0",
     "LOG_LEVEL": "warning",
+    # Every simulated client connects from loopback: no per-address socket cap.
+    "SOCKETS_PER_ADDRESS": "0",
 }
 
 

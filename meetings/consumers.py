@@ -28,7 +28,7 @@ from scheduling.rules import room_access
 from scheduling.transitions import booking_complete
 from skilllink.errors import AppError
 from skilllink.realtime import group_send, meeting_group, meeting_inbox_group
-from skilllink.sockets import CLOSE_TRY_AGAIN, JsonSocketConsumer
+from skilllink.sockets import CLOSE_TRY_AGAIN, FrameLimit, JsonSocketConsumer
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +40,36 @@ PUBLISH_DRAIN_SECONDS = 5.0
 
 
 class RoomConsumer(JsonSocketConsumer):
-    # SDP offers with many candidates run to a few KB; leave headroom, refuse floods.
+    # No frame of the room is larger; each kind has its own, smaller cap (frame_limits).
     max_frame_bytes = 64 * 1024
+
+    def frame_limits(self) -> dict[str, FrameLimit]:
+        signal, other = settings.SOCKET_SIGNAL_RATE, settings.SOCKET_FRAME_RATE
+        chat_messages, chat_seconds = settings.CHAT_RATE_LIMIT.split("/")
+        chat_rate = f"{2 * int(chat_messages)}/{chat_seconds}"
+        # 2,000 characters of chat (a prompt: ASSISTANT_MAX_PROMPT_CHARS) at up to 12 bytes
+        # each (an emoji as two JSON \u escapes), plus the frame around them.
+        prompt_bytes = min(self.max_frame_bytes, 12 * settings.ASSISTANT_MAX_PROMPT_CHARS + 1024)
+        return {
+            # SDP offers and answers: a few KB, more with many media sections.
+            "signal.description": FrameLimit("signal", signal, settings.SOCKET_SIGNAL_SDP_BYTES),
+            # An ICE candidate line is a few hundred bytes; they come in bursts.
+            "signal.candidate": FrameLimit(
+                "signal", signal, settings.SOCKET_SIGNAL_CANDIDATE_BYTES
+            ),
+            # Chat has its own per-person limit (CHAT_RATE_LIMIT, with its own message); per
+            # socket, a bucket twice as large stops a flood before it reaches that count.
+            "chat.send": FrameLimit("chat", chat_rate, 12 * services.CHAT_MAX_LENGTH + 1024),
+            "assistant.ask": FrameLimit("frame", other, max(16 * 1024, prompt_bytes)),
+            "frame": FrameLimit("frame", other, 4 * 1024),
+        }
+
+    def frame_kind(self, content: dict[str, Any]) -> str:
+        if content["type"] == "signal":
+            data = content.get("data")
+            described = isinstance(data, dict) and "description" in data
+            return "signal.description" if described else "signal.candidate"
+        return content["type"]
 
     async def connect(self):
         self.visit = None

@@ -19,11 +19,13 @@ Three changes to channels-redis 4.3's ``RedisPubSubChannelLayer``, everything el
    which ends that socket (``skilllink.sockets``: close 4008, the page reconnects and
    catches up from the database). Upstream: django/channels_redis#384 and
    django/channels#1361 (per-channel queues grow without bound behind slow readers).
-3. **Resumption.** When the subscriber connection comes back after Redis was
-   unreachable (redis-py reconnects and re-subscribes by itself), every local channel
-   gets ``{"type": "layer.resumed"}``: what was published meanwhile is lost, so each
-   socket catches up from the database (missed chat, unread notifications). Upstream's
-   ``on_reconnect`` argument is accepted but never called in 4.3.
+3. **Pause and resumption.** When the subscriber connection fails (Redis unreachable),
+   every local channel gets ``{"type": "layer.paused"}`` once, so sockets can tell their
+   pages that live updates are paused. When it comes back (redis-py reconnects and
+   re-subscribes by itself), every local channel gets ``{"type": "layer.resumed"}``: what
+   was published meanwhile is lost, so each socket catches up from the database (missed
+   chat, unread notifications). Upstream's ``on_reconnect`` argument is accepted but never
+   called in 4.3, and it has no disconnect hook.
 
 These lean on upstream's private names (``RedisSingleShardConnection``,
 ``_subscribe_to_channel``, ``_ensure_redis``, ``_redis``, ``_pubsub``, ``_lock``,
@@ -40,11 +42,13 @@ import logging
 from channels_redis import pubsub
 from django.conf import settings
 from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 500
 RESUMED = {"type": "layer.resumed"}
+PAUSED = {"type": "layer.paused"}
 OVERFLOW = {"type": "layer.overflow"}
 
 
@@ -100,15 +104,24 @@ class Inbox:
 
 
 class ResumingPubSub(PubSub):
-    """redis-py's PubSub, telling the layer each time its connection is made again."""
+    """redis-py's PubSub, telling the layer each time its connection fails and each time it
+    is made again."""
 
-    def __init__(self, *args, on_resume, **kwargs) -> None:
+    def __init__(self, *args, on_resume, on_pause, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._on_resume = on_resume
+        self._on_pause = on_pause
 
     async def on_connect(self, connection) -> None:
         await super().on_connect(connection)  # re-subscribes every channel and group
         self._on_resume()
+
+    async def get_message(self, *args, **kwargs):
+        try:
+            return await super().get_message(*args, **kwargs)
+        except (OSError, RedisError):  # the connection failed; upstream's loop retries
+            self._on_pause()
+            raise
 
 
 class BatchingShardConnection(pubsub.RedisSingleShardConnection):
@@ -121,7 +134,9 @@ class BatchingShardConnection(pubsub.RedisSingleShardConnection):
         if self._redis is None:
             super()._ensure_redis()
             self._pubsub = ResumingPubSub(
-                self._redis.connection_pool, on_resume=self.channel_layer.resumed
+                self._redis.connection_pool,
+                on_resume=self.channel_layer.resumed,
+                on_pause=self.channel_layer.paused,
             )
 
     async def publish(self, channel, message):
@@ -158,6 +173,8 @@ class BatchingLoopLayer(pubsub.RedisPubSubLoopLayer):
         serialize = self.channel_layer.serialize
         self._overflow = serialize(OVERFLOW)
         self._resumed = serialize(RESUMED)
+        self._paused = serialize(PAUSED)
+        self.is_paused = False
 
     async def _subscribe_to_channel(self, channel):
         self.channels[channel] = Inbox(limit=settings.SOCKET_INBOX_BYTES, overflow=self._overflow)
@@ -184,9 +201,21 @@ class BatchingLoopLayer(pubsub.RedisPubSubLoopLayer):
 
     def resumed(self) -> None:
         """The subscriber connection is back: every local channel learns it (see above)."""
+        self.is_paused = False
         logger.warning("Redis pub/sub connection restored; %d sockets catch up", len(self.channels))
         for inbox in list(self.channels.values()):
             inbox.put_marker(self._resumed)
+
+    def paused(self) -> None:
+        """The subscriber connection failed: every local channel learns it, once per outage."""
+        if self.is_paused:
+            return
+        self.is_paused = True
+        logger.warning(
+            "Redis pub/sub connection lost; live updates paused on %d sockets", len(self.channels)
+        )
+        for inbox in list(self.channels.values()):
+            inbox.put_marker(self._paused)
 
 
 class RedisPubSubChannelLayer(pubsub.RedisPubSubChannelLayer):

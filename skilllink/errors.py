@@ -8,6 +8,7 @@ the API and sockets, a flash message on pages.
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import serializers, status
@@ -79,6 +80,22 @@ class RateLimited(AppError):
         self.retry_after = retry_after
 
 
+class DatabaseUnavailable(AppError):
+    """The database cannot be reached (an outage): 503, try again shortly."""
+
+    code = "database_unavailable"
+    status = 503
+    retry_after = 10
+
+    def __init__(
+        self,
+        detail: str = "SkillLink cannot reach its database right now. Nothing was changed; "
+        "please try again in a moment.",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(detail, **kwargs)
+
+
 def _flatten_fields(detail: Any) -> dict[str, list[str]]:
     if isinstance(detail, dict):
         fields: dict[str, list[str]] = {}
@@ -143,6 +160,9 @@ def app_error_for(exc: Exception) -> AppError | None:
         return ValidationFailed(str(exc.detail), code="invalid")
     if isinstance(exc, drf_exceptions.APIException):
         return AppError(str(exc.detail), code=exc.default_code, status=exc.status_code)
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # The database is unreachable (skilllink.outages answers the same outside DRF).
+        return DatabaseUnavailable()
     return None
 
 
@@ -166,6 +186,8 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         headers["WWW-Authenticate"] = 'Bearer realm="api"'
     if isinstance(error, RateLimited) and error.retry_after:
         headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, DatabaseUnavailable):
+        headers["Retry-After"] = str(DatabaseUnavailable.retry_after)
     return Response(error.as_dict(), status=error.status, headers=headers)
 
 

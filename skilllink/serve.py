@@ -10,14 +10,18 @@ Environment: ``HOST`` (127.0.0.1), ``PORT`` (8000), ``WEB_CONCURRENCY`` (worker
 processes, 1; more than one needs ``REDIS_URL`` so the workers share a channel
 layer), ``LOG_LEVEL`` (info), ``ACCESS_LOG`` (on when ``DEBUG`` is on),
 ``FORWARDED_ALLOW_IPS`` (none: the proxies trusted for ``X-Forwarded-*``, e.g. 127.0.0.1
-behind a local nginx).
+behind a local nginx), ``HTTP_HEADER_TIMEOUT`` (10 s) and ``HTTP_BODY_TIMEOUT`` (30 s).
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import logging
 import os
 import sys
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from skilllink.log_filters import RedactTokens
 
@@ -46,6 +50,78 @@ def _flag(name: str, default: bool) -> bool:
 
 GIL_SWITCH_INTERVAL = 0.001  # seconds
 
+logger = logging.getLogger("uvicorn.error")
+
+
+class TimedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with deadlines for what the client sends.
+
+    uvicorn times out only idle keep-alive connections: a client that connects and sends
+    nothing, or half a request head, or stops in the middle of a body, holds its
+    connection (and, for a body, the request's task) for as long as it likes; a few
+    thousand such clients exhaust the server (slowloris). Here the request head (request
+    line and headers, a WebSocket handshake too) must arrive within
+    ``HTTP_HEADER_TIMEOUT`` seconds of the connection or of its first byte, and a body
+    may pause at most ``HTTP_BODY_TIMEOUT`` seconds between two reads, as nginx's
+    ``client_header_timeout``/``client_body_timeout``. On expiry the client gets 408
+    (unless a response began) and the connection is closed.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.header_timeout = float(os.environ.get("HTTP_HEADER_TIMEOUT") or 10)
+        self.body_timeout = float(os.environ.get("HTTP_BODY_TIMEOUT") or 30)
+        self._deadline: asyncio.TimerHandle | None = None
+
+    def _arm(self, seconds: float, waiting_for: str) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(seconds, self._expired, waiting_for)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _expired(self, waiting_for: str) -> None:
+        self._deadline = None
+        if self.transport.is_closing():
+            return
+        client = "{}:{}".format(*self.client) if self.client else "a client"
+        logger.warning("Closing the connection of %s: no complete %s in time", client, waiting_for)
+        if self.cycle is None or not self.cycle.response_started:
+            self.transport.write(
+                b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            )
+        self.transport.close()
+
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        self._arm(self.header_timeout, "request head")
+
+    def connection_lost(self, exc) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._arm(self.header_timeout, "request head")
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        if self.parser.should_upgrade() and self._should_upgrade():
+            self._disarm()  # a WebSocket: its own protocol takes the connection over
+        else:
+            self._arm(self.body_timeout, "request body")  # until on_message_complete
+
+    def on_body(self, body: bytes) -> None:
+        super().on_body(body)
+        if self._deadline is not None:
+            self._arm(self.body_timeout, "request body")
+
+    def on_message_complete(self) -> None:
+        self._disarm()
+        super().on_message_complete()
+
 
 def options() -> dict:
     debug = _flag("DEBUG", False)
@@ -58,7 +134,7 @@ def options() -> dict:
         "port": int(os.environ.get("PORT", "8000")),
         "workers": workers,
         "loop": "uvloop",
-        "http": "httptools",
+        "http": "skilllink.serve:TimedHttpToolsProtocol",
         "ws": "websockets-sansio",
         "ws_max_size": WS_MAX_BYTES,
         # Chat and signaling frames are small; compressing each costs more CPU than

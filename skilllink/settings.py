@@ -39,13 +39,24 @@ def database_from_url(url: str) -> dict:
         # reused and every request would otherwise pay for a new connection.
         pool_size = env.int("DATABASE_POOL_MAX_SIZE", default=10)
         if pool_size > 0:
-            options["pool"] = {"min_size": 1, "max_size": pool_size, "timeout": 10}
+            # timeout: how long a request waits for a connection, also while the database
+            # is down (then it answers 503: skilllink.outages).
+            options["pool"] = {
+                "min_size": 1,
+                "max_size": pool_size,
+                "timeout": env.float("DATABASE_POOL_TIMEOUT", default=5.0),
+            }
+        # An unreachable host fails within seconds, not the system's TCP timeout.
+        options.setdefault("connect_timeout", 5)
         config.update(
             NAME=config["NAME"] or "skilllink",
             PORT=str(config["PORT"] or ""),
             # With the pool, connections return to it after each request (Django
             # requires 0 then); without it, DATABASE_CONN_MAX_AGE keeps them per thread.
             CONN_MAX_AGE=0 if pool_size > 0 else env.int("DATABASE_CONN_MAX_AGE", default=0),
+            # A connection broken by a database restart is noticed before use (the pool
+            # checks each one it hands out), so recovery needs no server restart.
+            CONN_HEALTH_CHECKS=True,
             # One test database per test process (parallel runs in one checkout).
             TEST={"NAME": f"test_{config['NAME'] or 'skilllink'}_{os.getpid()}"},
             OPTIONS=options,
@@ -56,7 +67,7 @@ def database_from_url(url: str) -> dict:
 
 # --- Environment (every setting the deployment chooses, read here and only here; the
 # server launcher skilllink/serve.py reads its own HOST, PORT, WEB_CONCURRENCY,
-# ACCESS_LOG and FORWARDED_ALLOW_IPS) ----------------------------------------------
+# ACCESS_LOG, FORWARDED_ALLOW_IPS, HTTP_HEADER_TIMEOUT and HTTP_BODY_TIMEOUT) ------
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
 ALLOWED_HOSTS = env.list(
@@ -112,6 +123,18 @@ SOCKET_SEND_TIMEOUT = env.float("SOCKET_SEND_TIMEOUT", default=10.0)
 # What the Redis layer holds for one socket that is not keeping up; past it the socket is
 # closed (4008) and the page reconnects and catches up (skilllink/channel_layer.py).
 SOCKET_INBOX_BYTES = env.int("SOCKET_INBOX_BYTES", default=4 * 1024 * 1024)
+# What one socket may send (token buckets, "frames/seconds": a window's worth at once, then
+# its average; skilllink/sockets.py): WebRTC signaling (ICE candidates come in bursts), and
+# every other frame (chat, assistant, ping). One frame's size: an SDP offer or answer, an
+# ICE candidate. Past SOCKET_REFUSALS refused frames the socket is closed (4429).
+SOCKET_SIGNAL_RATE = env.str("SOCKET_SIGNAL_RATE", default="100/10")
+SOCKET_FRAME_RATE = env.str("SOCKET_FRAME_RATE", default="30/10")
+SOCKET_SIGNAL_SDP_BYTES = env.int("SOCKET_SIGNAL_SDP_BYTES", default=16 * 1024)
+SOCKET_SIGNAL_CANDIDATE_BYTES = env.int("SOCKET_SIGNAL_CANDIDATE_BYTES", default=1024)
+SOCKET_REFUSALS = env.str("SOCKET_REFUSALS", default="20/10")
+# Open sockets per client address (counted in the cache, so across processes with Redis);
+# 0 turns the cap off.
+SOCKETS_PER_ADDRESS = env.int("SOCKETS_PER_ADDRESS", default=50)
 # Without Redis, the periodic jobs must run in the server process to reach its sockets.
 SWEEP_IN_PROCESS = env.bool("SKILLLINK_SWEEP_IN_PROCESS", default=not REDIS_URL)
 SWEEP_INTERVAL_SECONDS = env.float("SKILLLINK_SWEEP_INTERVAL", default=15.0)
@@ -173,6 +196,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: a request that failed because the database is down answers 503.
+    "skilllink.outages.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "skilllink.security.PermissionsPolicyMiddleware",
@@ -273,6 +298,9 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": REDIS_PREFIX,
+            # While Redis is unreachable, cache calls fail fast and the rate limits let
+            # requests through (skilllink.ratelimit) instead of holding a worker.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
 else:

@@ -22,10 +22,13 @@ import asyncio
 import contextlib
 import functools
 import logging
+import math
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from asgiref.sync import sync_to_async
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -33,6 +36,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from skilllink.errors import AppError
+from skilllink.ratelimit import socket_slot_claim, socket_slot_release
 from skilllink.realtime import user_sockets_group
 from skilllink.ws_auth import CLOSE_FORBIDDEN, CLOSE_NOT_AUTHENTICATED
 
@@ -42,6 +46,8 @@ logger = logging.getLogger(__name__)
 CLOSE_TOO_SLOW = 4008
 # "Try again later" (RFC 6455): live delivery is down (Redis); pages reconnect with backoff.
 CLOSE_TRY_AGAIN = 1013
+# Too many refused frames (floods, oversize frames), or too many sockets from one address.
+CLOSE_ABUSE = 4429
 
 
 async def _close_before_accept(receive, send, code: int) -> None:
@@ -103,11 +109,64 @@ class SendWatchdog:
 send_watchdog = SendWatchdog()
 
 
+# --- Frame limits: what one socket may send ------------------------------------------
+
+
+def parse_bucket(rate: str) -> tuple[float, float]:
+    """``"100/10"`` -> (capacity 100 frames, refilled at 10 per second): up to a whole
+    window's worth at once (an ICE candidate burst), then the window's average."""
+    frames, seconds = rate.split("/")
+    capacity = float(frames)
+    return capacity, capacity / float(seconds)
+
+
+class TokenBucket:
+    """A token bucket: ``take()`` spends one token, or says how long until one is back."""
+
+    __slots__ = ("capacity", "refill", "stamp", "tokens")
+
+    def __init__(self, rate: str) -> None:
+        self.capacity, self.refill = parse_bucket(rate)
+        self.tokens = self.capacity
+        self.stamp = time.monotonic()
+
+    def take(self) -> float:
+        """0 when a token was spent; else the seconds until one is available."""
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.refill)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.refill if self.refill > 0 else math.inf
+
+
+@dataclass(frozen=True)
+class FrameLimit:
+    """One kind of frame's limits: ``bucket`` names the token bucket it spends from (kinds
+    may share one), ``rate`` fills it (``"frames/seconds"``), ``max_bytes`` caps one frame."""
+
+    bucket: str
+    rate: str
+    max_bytes: int
+
+
 class JsonSocketConsumer(AsyncWebsocketConsumer):
     max_frame_bytes = 16 * 1024
     socket_gone = False  # closed by either side: nothing more can be sent
     joined: tuple[str, ...] = ()  # groups joined with groups_join, left on disconnect
     expiry_timer: asyncio.TimerHandle | None = None  # closes a token socket at its expiry
+    limits: dict[str, FrameLimit]  # frame_limits(), read when the socket opens
+    buckets: dict[str, TokenBucket]  # this socket's buckets, by FrameLimit.bucket
+    refusals: TokenBucket | None = None
+
+    def frame_limits(self) -> dict[str, FrameLimit]:
+        """Limits per frame kind (``frame_kind``); ``"frame"`` covers every other kind."""
+        return {"frame": FrameLimit("frame", settings.SOCKET_FRAME_RATE, self.max_frame_bytes)}
+
+    def frame_kind(self, content: dict[str, Any]) -> str:
+        """Which entry of ``frame_limits`` a frame falls under (override to split a type)."""
+        return content["type"]
 
     async def __call__(self, scope, receive, send):
         """Channels' ``AsyncConsumer.__call__`` with a cheaper event loop.
@@ -128,6 +187,26 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
         ``tests/test_upstream_names.py`` fails if an upgrade changes them.
         """
         self.scope = scope
+        self.limits, self.buckets = self.frame_limits(), {}
+        # The client's address: the peer, or what a trusted proxy said (FORWARDED_ALLOW_IPS).
+        address = (scope.get("client") or ("unknown",))[0]
+        cap = settings.SOCKETS_PER_ADDRESS
+        if cap > 0:
+            claimed = await sync_to_async(socket_slot_claim, thread_sensitive=False)(
+                address=address, limit=cap
+            )
+            if not claimed:
+                logger.warning("Refusing %s: %s has %d sockets open", scope["path"], address, cap)
+                await _close_before_accept(receive, send, CLOSE_ABUSE)
+                return
+        try:
+            await self._run(receive, send)
+        finally:
+            if cap > 0:
+                await sync_to_async(socket_slot_release, thread_sensitive=False)(address=address)
+
+    async def _run(self, receive, send) -> None:
+        scope = self.scope
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
         self.base_send = send
         sources = [receive]
@@ -285,8 +364,24 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
 
     # --- Channel layer control messages (skilllink.channel_layer) ------------------------
 
+    live_paused = False  # the page was told live updates are paused
+
+    async def layer_paused(self, event) -> None:
+        """The layer is unreachable: tell the page (it shows that live updates are paused)."""
+        self.live_paused = True
+        await self.send_json(
+            {
+                "type": "live",
+                "state": "paused",
+                "detail": "Live updates are paused; they resume by themselves.",
+            }
+        )
+
     async def layer_resumed(self, event) -> None:
         """The layer was unreachable and is back: what was published meanwhile is lost."""
+        if self.live_paused:
+            self.live_paused = False
+            await self.send_json({"type": "live", "state": "live"})
         await self.catch_up()
 
     async def layer_overflow(self, event) -> None:
@@ -319,27 +414,80 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
     async def send_error(self, code: str, detail: str) -> None:
         await self.send_json({"type": "error", "code": code, "detail": detail})
 
+    async def refuse_frame(self, frame: dict[str, Any]) -> None:
+        """Answer a refused frame; past ``SOCKET_REFUSALS`` refusals in their window the
+        client is flooding or broken: close the socket (4429)."""
+        if self.refusals is None:
+            self.refusals = TokenBucket(settings.SOCKET_REFUSALS)
+        if self.refusals.take() > 0:
+            logger.warning(
+                "Closing %s from %s: too many refused frames",
+                self.scope.get("path"),
+                (self.scope.get("client") or ("?",))[0],
+            )
+            await self.close(code=CLOSE_ABUSE)
+            return
+        await self.send_json({"type": "error", **frame})
+
+    async def _limit_frame(self, content: dict[str, Any], size: int) -> bool:
+        """True if the frame may be handled; otherwise it was refused (``too_large``,
+        ``rate_limited``) and counted toward closing the socket."""
+        limit = self.limits.get(self.frame_kind(content)) or self.limits["frame"]
+        if size > limit.max_bytes:
+            await self.refuse_frame(
+                {
+                    "code": "too_large",
+                    "detail": f"{content['type']} frames are limited to {limit.max_bytes} bytes.",
+                    "limit": limit.max_bytes,
+                }
+            )
+            return False
+        bucket = self.buckets.get(limit.bucket)
+        if bucket is None:
+            bucket = self.buckets[limit.bucket] = TokenBucket(limit.rate)
+        wait = bucket.take()
+        if wait > 0:
+            await self.refuse_frame(
+                {
+                    "code": "rate_limited",
+                    "detail": f"You're sending {content['type']} frames too fast. "
+                    f"Wait {math.ceil(wait)} s.",
+                    "retry_after": round(wait, 2),
+                }
+            )
+            return False
+        return True
+
     async def receive(self, text_data=None, bytes_data=None):
         raw = text_data if text_data is not None else bytes_data
         if raw is None:
             return
         size = len(raw.encode() if isinstance(raw, str) else raw)
         if size > self.max_frame_bytes:
-            await self.send_error(
-                "frame_too_large", f"Frames are limited to {self.max_frame_bytes} bytes."
+            await self.refuse_frame(
+                {
+                    "code": "frame_too_large",
+                    "detail": f"Frames are limited to {self.max_frame_bytes} bytes.",
+                }
             )
             return
         try:
             content = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            await self.send_error("invalid", "Frames must be JSON objects.")
+            await self.refuse_frame({"code": "invalid", "detail": "Frames must be JSON objects."})
             return
         if not isinstance(content, dict) or not isinstance(content.get("type"), str):
-            await self.send_error("invalid", 'Frames must be JSON objects with a "type".')
+            await self.refuse_frame(
+                {"code": "invalid", "detail": 'Frames must be JSON objects with a "type".'}
+            )
             return
         handler = getattr(self, "handle_" + content["type"].replace(".", "_"), None)
         if handler is None:
-            await self.send_error("unknown_type", f"Unknown frame type {content['type']!r}.")
+            await self.refuse_frame(
+                {"code": "unknown_type", "detail": f"Unknown frame type {content['type']!r}."}
+            )
+            return
+        if not await self._limit_frame(content, size):
             return
         try:
             await handler(content)

@@ -1,16 +1,19 @@
 """Site-wide views: health check and error pages (JSON under /api/, HTML elsewhere)."""
 
-from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import render
 
 from skilllink.errors import AppError, Forbidden, NotFound, json_error_response
+from skilllink.outages import health_report
 
 
 def health(request):
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    return JsonResponse({"status": "ok"})
+    """200 ``{"status": "ok", "database": "ok", "cache": "ok", "channel_layer": "ok"}``, or 503
+    with ``"status": "unavailable"`` and ``"down"`` for each dependency that is."""
+    checks, healthy = health_report()
+    return JsonResponse(
+        {"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503
+    )
 
 
 def _error(request, error: AppError, template: str):

@@ -236,6 +236,31 @@ def private_redis():
         server.stop()
 
 
+@pytest.fixture
+def private_postgres():
+    """A PostgreSQL cluster of this test's own, migrated, with its database at ``.url`` (to
+    stop and start: an outage); never the shared server."""
+    import subprocess
+
+    from tests.live_server import PYTHON, PrivatePostgres, postgres_bin_dir
+
+    require(postgres_bin_dir() is not None, "PostgreSQL's initdb/pg_ctl are not installed")
+    server = PrivatePostgres()
+    try:
+        server.create()
+        env = {**os.environ, "DATABASE_URL": server.url, "DEBUG": "1"}
+        subprocess.run(
+            [str(PYTHON), "manage.py", "migrate", "--noinput", "-v", "0"],
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+        yield server
+    finally:
+        server.destroy()
+
+
 __all__ = [
     "IN_CI",
     "access_token_for",

@@ -340,3 +340,95 @@ def redis_server_available() -> bool:
     import shutil
 
     return shutil.which("redis-server") is not None
+
+
+def postgres_bin_dir() -> Path | None:
+    """Where initdb and pg_ctl are (Debian: /usr/lib/postgresql/<version>/bin), newest first."""
+    import glob
+
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)
+    return Path(found[0]).parent if found else None
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of the test's own (``initdb`` into a temporary directory, a spare
+    port, no fsync), which the test may stop and start (an outage) without touching the
+    shared server. PostgreSQL refuses to run as root, so under root it runs as ``postgres``."""
+
+    def __init__(self) -> None:
+        import shutil
+
+        bin_dir = postgres_bin_dir()
+        if bin_dir is None:
+            raise RuntimeError("PostgreSQL's initdb is not installed")
+        self.bin = bin_dir
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="private-pg-"))
+        self.data = self.dir / "data"
+        self.url = f"postgres://postgres@127.0.0.1:{self.port}/skilllink_private"
+        self._as_postgres = os.geteuid() == 0
+        if self._as_postgres:
+            shutil.chown(self.dir, user="postgres", group="postgres")
+
+    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        command = [str(self.bin / args[0]), *args[1:]]
+        if self._as_postgres:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        return subprocess.run(
+            command, cwd=self.dir, capture_output=True, text=True, check=check, timeout=60
+        )
+
+    def create(self) -> None:
+        """initdb, start, and create the (empty) database of ``url``."""
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
+        self.start()
+        self._run(
+            "createdb",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "skilllink_private",
+        )
+
+    def start(self) -> None:
+        options = (
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off"
+        )
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.dir / "log"),
+            "-w",
+            "-t",
+            "30",
+            "start",
+        )
+
+    def stop(self) -> None:
+        """Stop at once (``immediate``: as a crash would, open connections are cut)."""
+        if (self.data / "postmaster.pid").exists():
+            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop", check=False)
+
+    def destroy(self) -> None:
+        import shutil
+
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -14,7 +14,7 @@ def test_defaults_are_a_single_uvloop_httptools_worker_on_loopback(monkeypatch):
     assert (options["host"], options["port"], options["workers"]) == ("127.0.0.1", 8000, 1)
     assert (options["loop"], options["http"], options["ws"]) == (
         "uvloop",
-        "httptools",
+        "skilllink.serve:TimedHttpToolsProtocol",  # httptools with request deadlines
         "websockets-sansio",
     )
     assert options["lifespan"] == "on"
@@ -96,6 +96,68 @@ def test_a_client_cannot_dodge_login_limits_by_rotating_x_forwarded_for():
         assert results == [401] * 5 + [429]
         proxied = start(extra_env={"FORWARDED_ALLOW_IPS": "127.0.0.1"})
         assert [attempt(proxied, f"10.2.0.{n}") for n in range(6)] == [401] * 6
+
+
+def _read_all(sock) -> bytes:
+    """Everything the server sends until it closes the connection (or 10 s pass)."""
+    sock.settimeout(10)
+    chunks = []
+    while True:
+        chunk = sock.recv(4096)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_half_sent_requests_are_dropped_after_the_timeouts_while_others_are_served():
+    """Slowloris: a client that sends nothing, half a request head, or half a body gets 408
+    and loses its connection after HTTP_HEADER_TIMEOUT / HTTP_BODY_TIMEOUT seconds; a
+    normal client is served meanwhile (a complete request is never cut)."""
+    import socket
+    import time
+    import urllib.request
+
+    from tests.live_server import live_servers
+
+    with live_servers() as start:
+        server = start(extra_env={"HTTP_HEADER_TIMEOUT": "1.5", "HTTP_BODY_TIMEOUT": "1.5"})
+        address = ("127.0.0.1", server.port)
+        silent = socket.create_connection(address)
+        half_head = socket.create_connection(address)
+        half_head.sendall(b"GET /healthz/ HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        half_body = socket.create_connection(address)
+        half_body.sendall(
+            b"POST /api/auth/token/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"username": '
+        )
+        started = time.monotonic()
+        # Meanwhile, another client is served at once.
+        with urllib.request.urlopen(f"{server.url}/healthz/", timeout=5) as response:
+            assert response.status == 200
+        assert time.monotonic() - started < 1.5
+        for sock in (silent, half_head, half_body):
+            answer = _read_all(sock)
+            waited = time.monotonic() - started
+            assert answer.startswith(b"HTTP/1.1 408"), answer
+            assert 1.0 < waited < 6, waited
+            sock.close()
+        # A slow but steady body (a pause shorter than the timeout between reads) is fine.
+        steady = socket.create_connection(address)
+        body = b'{"username": "nobody", "password": "wrong-password"}'
+        steady.sendall(
+            b"POST /api/auth/token/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+            b"Content-Type: application/json\r\nContent-Length: "
+            + str(len(body)).encode()
+            + b"\r\n\r\n"
+        )
+        for piece in (body[:20], body[20:40], body[40:]):
+            time.sleep(0.8)
+            steady.sendall(piece)
+        assert _read_all(steady).startswith(b"HTTP/1.1 401")
+        steady.close()
+        assert "no complete request head in time" in server.output()
 
 
 @pytest.mark.django_db

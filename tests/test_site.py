@@ -79,9 +79,13 @@ def test_postgres_url_is_parsed():
     )
     assert db["OPTIONS"] == {
         "sslmode": "require",
-        "pool": {"min_size": 1, "max_size": 10, "timeout": 10},
+        "pool": {"min_size": 1, "max_size": 10, "timeout": 5.0},
+        "connect_timeout": 5,
     }
     assert db["CONN_MAX_AGE"] == 0  # the pool keeps the connections
+    # The pool checks a connection before handing it out: a database restart needs no
+    # server restart.
+    assert db["CONN_HEALTH_CHECKS"] is True
 
 
 def test_the_postgres_pool_can_be_turned_off(monkeypatch):
@@ -170,4 +174,11 @@ def test_seed_demo_refuses_in_production(settings):
 
 @pytest.mark.django_db
 def test_health(client):
-    assert client.get("/healthz/").json() == {"status": "ok"}
+    response = client.get("/healthz/")
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ok",
+        "database": "ok",
+        "cache": "ok",
+        "channel_layer": "ok",
+    }

@@ -10,11 +10,13 @@ export function liveSocket(path, { onFrame, onOpen, onClose, finalCodes = [4401]
     const socket = new WebSocket(`${scheme}://${location.host}${path}`);
     state.socket = socket;
     socket.addEventListener("open", () => {
-      state.attempt = 0;
       state.opened += 1;
       onOpen?.({ reconnected: state.opened > 1 });
     });
     socket.addEventListener("message", (event) => {
+      // A good connection resets the backoff: one the server answers, not merely accepts
+      // (a socket refused with "try again later" is accepted and closed at once).
+      state.attempt = 0;
       let frame;
       try {
         frame = JSON.parse(event.data);

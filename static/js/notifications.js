@@ -122,7 +122,37 @@ function prependToLiveLists(notification) {
   }
 }
 
+// "Live updates are paused" under the header: while the server says its live delivery is
+// down (a "live" frame), or while this socket has been unable to reconnect for a moment
+// (the blip of a reconnect does not flash it). Any frame means the socket works again.
+const liveStatus = document.querySelector("[data-live-status]");
+const live = { serverPaused: false, socketDown: false, timer: null };
+
+function renderLive() {
+  const paused = live.serverPaused || live.socketDown;
+  if (liveStatus) liveStatus.hidden = !paused;
+  document.body.dataset.live = paused ? "paused" : "live";
+}
+
+function socketWorks(frame) {
+  clearTimeout(live.timer);
+  live.timer = null;
+  live.socketDown = false;
+  if (frame.type === "live") live.serverPaused = frame.state === "paused";
+  renderLive();
+}
+
+function socketLost() {
+  if (live.timer === null) {
+    live.timer = setTimeout(() => {
+      live.socketDown = true;
+      renderLive();
+    }, 3000);
+  }
+}
+
 function onFrame(frame) {
+  socketWorks(frame);
   if (frame.type === "unread") {
     setUnread(frame.count);
   } else if (frame.type === "resync") {
@@ -154,8 +184,9 @@ function connect() {
       // After a reconnect, pages catch up in case a push was missed.
       if (reconnected) document.dispatchEvent(new CustomEvent("skilllink:reconnected"));
     },
-    onClose() {
+    onClose({ final }) {
       document.body.dataset.notificationsSocket = "closed";
+      if (!final) socketLost();
     },
   });
 }

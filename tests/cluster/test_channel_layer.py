@@ -93,14 +93,18 @@ async def test_discarding_a_channel_frees_its_inbox_groups_and_subscriptions(red
         await layer.flush()
 
 
-async def test_every_local_channel_hears_when_redis_comes_back(private_redis):
+async def test_every_local_channel_hears_when_redis_goes_and_comes_back(private_redis):
     layer = make_layer(private_redis.url)
     try:
         channel = await layer.new_channel()
         await layer.group_add("room", channel)
         private_redis.stop()
-        await asyncio.sleep(0.5)
+        # The channel hears that live delivery is paused, once however long it lasts...
+        paused = await asyncio.wait_for(layer.receive(channel), 15)
+        assert paused == {"type": "layer.paused"}
+        await asyncio.sleep(1.5)
         private_redis.start()
+        # ...and when it is back.
         resumed = await asyncio.wait_for(layer.receive(channel), 15)
         assert resumed == {"type": "layer.resumed"}
         # ...and the group subscription was restored with it.
@@ -133,3 +137,5 @@ def test_the_upstream_private_names_the_layer_relies_on_still_exist():
     assert callable(pubsub._wrap_close)
     assert "_layers" in inspect.getsource(pubsub.RedisPubSubChannelLayer)
     assert inspect.iscoroutinefunction(PubSub.on_connect)
+    assert inspect.iscoroutinefunction(PubSub.get_message)
+    assert "get_message" in inspect.getsource(shard._do_receiving)

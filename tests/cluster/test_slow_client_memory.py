@@ -79,7 +79,13 @@ async def test_memory_returns_to_its_baseline_after_repeated_stalled_clients(red
         server = await asyncio.to_thread(
             start,
             redis_url=redis_url,
-            extra_env={"SOCKET_SEND_TIMEOUT": "2", "SOCKET_INBOX_BYTES": str(1024 * 1024)},
+            extra_env={
+                "SOCKET_SEND_TIMEOUT": "2",
+                "SOCKET_INBOX_BYTES": str(1024 * 1024),
+                # The flood is the point here: the frame limits would refuse it first.
+                "SOCKET_SIGNAL_SDP_BYTES": str(64 * 1024),
+                "SOCKET_SIGNAL_RATE": "1000000/1",
+            },
         )
         pid = server.process.pid
         await episode(server, booking, learner, teacher)  # warms up: imports, pools, caches
