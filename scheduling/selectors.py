@@ -160,13 +160,15 @@ def open_slots_for_skill(
     learner: User | None = None,
     now: datetime | None = None,
     limit: int = 25,
+    day_ranges: list[tuple[datetime, datetime]] | None = None,
 ) -> Iterator[AvailabilitySlot]:
     """Open slots overlapping the window for ``skill``, best teacher first, then earliest, then id
     (at most ``limit``), read lazily: a caller that stops after the first reads the least.
 
     With ``learner``: not the learner's own slots, nor slots overlapping their active
-    sessions (call under ``learner_lock`` for that to hold). Slots come with ``teacher``
-    and ``score``.
+    sessions (call under ``learner_lock`` for that to hold). With ``day_ranges``, only
+    slots lying inside one of them (``scheduling.rules.day_ranges``). Slots come with
+    ``teacher`` and ``score``.
 
     The order starts with the score, so the teachers are taken best first, a tier at a
     time (``MATCH_TEACHER_TIERS``, from the stored scores' index), and only their slots
@@ -182,6 +184,7 @@ def open_slots_for_skill(
         window=(window_start, window_end),
         learner_id=learner_id,
         now=now,
+        day_ranges=day_ranges,
     )
     # Design: "a teacher who teaches that skill" (an active account listing it).
     given, edge = 0, None
