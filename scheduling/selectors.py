@@ -121,6 +121,16 @@ def slots_list(
     ]
 
 
+def slots_for_reschedule(*, booking: Booking, limit: int = 12) -> list[OpenSlot]:
+    """The open slots ``booking`` could move to: its teacher's, fitting its skill, soonest
+    first (``transitions.booking_reschedule`` checks the rest, such as overlaps)."""
+    return slots_list(
+        teacher_id=booking.teacher_id,
+        skill_slug=booking.skill.slug if booking.skill else None,
+        limit=limit,
+    )
+
+
 def slots_of_teacher(
     *, teacher: User, start: datetime | None = None, end: datetime | None = None
 ) -> QuerySet:

@@ -24,6 +24,11 @@ urlpatterns = [
     path("healthz/", views.health, name="health"),
 ]
 
+# Django admin carries the product's name (staff see SkillLink, not "Django administration").
+admin.site.site_header = "SkillLink administration"
+admin.site.site_title = "SkillLink admin"
+admin.site.index_title = "Run SkillLink: people, sessions, credits"
+
 handler404 = "skilllink.views.page_not_found"
 handler500 = "skilllink.views.server_error"
 handler403 = "skilllink.views.permission_denied"
