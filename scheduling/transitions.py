@@ -453,7 +453,7 @@ def booking_reschedule(
         actor=learner,
         now=now,
         note=f"Asked to move it to {learner.local_label(slot.start)}"
-        + (f" — {message}" if message else ""),
+        + (f": “{message}”" if message else ""),
     )
     notification_send(
         user=booking.teacher,
@@ -538,7 +538,13 @@ def booking_reschedule_decline(
     booking = _locked_for(teacher, booking_id, now)
     _require("decline_reschedule", booking, teacher, now)
     request = _pending_answered(booking, teacher, RescheduleRequest.Status.DECLINED, reason, now)
-    _move(booking, "decline_reschedule", actor=teacher, now=now, note=reason)
+    _move(
+        booking,
+        "decline_reschedule",
+        actor=teacher,
+        now=now,
+        note="Kept at its time" + (f": “{reason}”" if reason else ""),
+    )
     notification_send(
         user=booking.learner,
         kind="booking.reschedule_declined",
@@ -559,7 +565,7 @@ def booking_reschedule_withdraw(
     booking = _locked_for(learner, booking_id, now)
     _require("withdraw_reschedule", booking, learner, now)
     request = _pending_answered(booking, learner, RescheduleRequest.Status.WITHDRAWN, "", now)
-    _move(booking, "withdraw_reschedule", actor=learner, now=now)
+    _move(booking, "withdraw_reschedule", actor=learner, now=now, note="Request to move withdrawn")
     notification_send(
         user=booking.teacher,
         kind="booking.reschedule_withdrawn",
