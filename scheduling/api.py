@@ -432,8 +432,10 @@ class BookingListApi(UserZoneMixin, APIView):
 
 
 def _booking_payloads(bookings: list[Booking], viewer) -> list[dict]:
-    """Payloads of many bookings with one read of the ledger for all of them."""
+    """Payloads of many bookings with one read of the ledger, and one of their pending
+    moves, for all of them."""
     money = credits_for_bookings(booking_ids=[booking.pk for booking in bookings])
+    selectors.pending_reschedules_attach(bookings=bookings)
     return [
         booking_payload(
             booking, viewer=viewer, credits=money.get(booking.pk, {"held": 0, "paid": 0})

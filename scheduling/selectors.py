@@ -19,10 +19,17 @@ from django.utils import timezone
 from accounts.models import Skill, TeacherSkill, User
 from credits.selectors import reliability_shown, teacher_score_field
 from scheduling import sql_reads
-from scheduling.models import SLOT_MAX_LENGTH, AvailabilitySlot, Booking, MatchRequest
+from scheduling.models import (
+    SLOT_MAX_LENGTH,
+    AvailabilitySlot,
+    Booking,
+    MatchRequest,
+    RescheduleRequest,
+)
 from scheduling.rules import (
     bookable_teacher_q,
     bookable_teachers,
+    pending_reschedule_known,
     slot_of_a_teacher_of_skill_fits_q,
 )
 from skilllink.errors import NotFound
@@ -447,3 +454,17 @@ def bookings_for_user(
 
 def match_requests_for_user(*, user: User) -> QuerySet:
     return MatchRequest.objects.filter(learner=user).select_related("skill").order_by("-created_at")
+
+
+def pending_reschedules_attach(*, bookings: list[Booking]) -> None:
+    """Read the pending moves of ``bookings`` in one query and tell each booking its own
+    (``rules.pending_reschedule`` then asks nothing more)."""
+    scheduled = [b for b in bookings if b.status == Booking.Status.SCHEDULED]
+    pending = {
+        request.booking_id: request
+        for request in RescheduleRequest.objects.filter(
+            booking__in=scheduled, status=RescheduleRequest.Status.PENDING
+        ).select_related("slot")
+    }
+    for booking in bookings:
+        pending_reschedule_known(booking, pending.get(booking.pk))

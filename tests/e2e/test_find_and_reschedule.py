@@ -180,6 +180,7 @@ def test_teacher_declines_a_move_and_the_session_keeps_its_time(live_server_url,
     log_in(learner_page, base, learner.username)
     learner_page.goto(f"{base}/sessions/{booking.pk}/")
     learner_page.get_by_text("Move to another time…").click()
+    shoot(learner_page, "session-move-form")
     learner_page.get_by_role("button", name="Ask to move it").click()
     expect(learner_page.locator("[data-reschedule-pending]")).to_be_visible()
 

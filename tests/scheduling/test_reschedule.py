@@ -335,3 +335,21 @@ def test_api_decline_withdraw_and_bad_input(session):
     assert learner_api.post(url, {"slot": new_slot.pk}, format="json").status_code == 201
     withdrawn = learner_api.delete(url)
     assert withdrawn.status_code == 200 and withdrawn.json()["slot"] == booking.slot_id
+
+
+def test_listing_bookings_reads_pending_moves_once(session, django_assert_max_num_queries):
+    booking, learner, teacher, _, new_slot = session
+    booking_reschedule(booking_id=booking.pk, learner=learner, slot_id=new_slot.pk)
+    from accounts.services import subscription_upgrade
+
+    subscription_upgrade(user=learner)  # past the free quota
+    for day in (5, 6, 7):
+        other = make_slot(teacher, start=in_future(days=day))
+        give_credits(learner, 60)
+        booking_accept(
+            booking_id=booking_request(learner=learner, slot_id=other.pk).pk, teacher=teacher
+        )
+    api = client_for(learner)
+    with django_assert_max_num_queries(8):
+        listing = api.get("/api/bookings/").json()
+    assert [b["reschedule"] is not None for b in listing] == [True, False, False, False]
