@@ -341,7 +341,7 @@ def match(request):
     pending request, or the best slot at once if one opened meanwhile)."""
     if request.method == "POST":
         return _match_wait(request)
-    searched = bool(request.GET.get("skill"))
+    searched = "skill" in request.GET  # submitted (a blank skill is then an error)
     form = MatchForm(request.GET if searched else None, initial=match_form_initial())
     context = {"form": form, "searched": False, "search": None, "credits": None}
     if searched and form.is_valid():

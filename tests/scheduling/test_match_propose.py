@@ -271,6 +271,8 @@ def test_find_page_reports_bad_input_beside_the_fields(client):
         "/match/", search_query(start, start - timedelta(hours=1), day_start="18:00")
     ).content.decode()
     assert "End after the start." in page and "Give both times of day" in page
+    blank = client.get("/match/", search_query(start, start + timedelta(days=1), skill=""))
+    assert "This field is required." in blank.content.decode()
     assert not MatchRequest.objects.exists()
 
 
