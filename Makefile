@@ -12,15 +12,20 @@ WORKERS ?= 2
 
 .PHONY: run test test-fast bench bench-quick bench-peer cluster lint format openapi migrate seed assets venv clean
 
+# Each install step says what it does (pip lists each package as it goes).
 $(BIN)/.installed: requirements.txt requirements-dev.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/python || { echo "== Creating the virtual environment $(VENV)"; $(PYTHON) -m venv $(VENV); }
+	@echo "== Installing Python packages (pip install -r requirements-dev.txt)"
 	@# This machine's pip config lists index folders that may be absent; hide only those warnings.
-	set -o pipefail; $(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt 2>&1 \
-		| { grep -v "is ignored: it is neither a file nor a directory" || true; }
-	touch $@
+	@set -o pipefail; $(BIN)/pip install --progress-bar off --disable-pip-version-check -r requirements-dev.txt 2>&1 \
+		| { grep -v -e "is ignored: it is neither a file nor a directory" -e "^Requirement already satisfied" || true; }
+	@touch $@
+	@echo "== Python packages installed"
 
 node_modules/.package-lock.json: package.json package-lock.json
+	@echo "== Installing front-end packages (npm ci, as package-lock.json pins them)"
 	npm ci --no-audit --no-fund --loglevel=error
+	@echo "== Front-end packages installed"
 
 # The benchmark's Socket.IO peer (bench/compare.py): its own pinned npm packages.
 $(PEER)/node_modules/.package-lock.json: $(PEER)/package.json $(PEER)/package-lock.json
@@ -32,11 +37,15 @@ bench-peer: $(PEER)/node_modules/.package-lock.json
 
 # Development server: SQLite and the in-memory channel layer unless DATABASE_URL /
 # REDIS_URL say otherwise. The sweep loop runs inside the server process.
+# The address is printed by the server once it answers (--announce polls /healthz/);
+# Ctrl-C or SIGTERM stop it without a traceback.
 run: venv assets
-	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput
-	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py seed_demo
-	@echo "SkillLink on http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
-	DEBUG=$${DEBUG:-1} HOST=$(HOST) PORT=$(PORT) $(BIN)/python -m skilllink.serve
+	@echo "== Applying database migrations"
+	@DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput
+	@echo "== Loading the demo data"
+	@DEBUG=$${DEBUG:-1} $(BIN)/python manage.py seed_demo
+	@echo "== Starting the server on $(HOST):$(PORT) (its address follows once it answers)"
+	@DEBUG=$${DEBUG:-1} HOST=$(HOST) PORT=$(PORT) $(BIN)/python -m skilllink.serve --announce
 
 lint: venv
 	$(BIN)/ruff check .

@@ -398,6 +398,57 @@ def credits_release(
     return _hold_return(hold, account=account, reason=reason, actor=actor, now=now)
 
 
+@transaction.atomic
+def credits_hold_change(
+    *,
+    booking_id: int,
+    amount: int,
+    change_key: str,
+    reason: str = "",
+    actor: User | None = None,
+    now: datetime | None = None,
+) -> Transfer | None:
+    """Make the open hold of ``booking_id`` ``amount`` credits (a session moved to a time of
+    another length): the difference moves between the learner and escrow as one transfer
+    (``hold`` when more is held, ``release`` when less), keyed ``change_key`` (unique per
+    change, so a retried change moves nothing twice).
+
+    Raises 402 ``insufficient_credits`` (nothing changes) when the learner cannot cover an
+    increase, ``Conflict`` ``hold_closed`` when the hold is already closed. None when the
+    amount is unchanged or the booking holds nothing.
+    """
+    if not _whole(amount) or amount <= 0:
+        raise ValidationFailed("A hold is a whole, positive number of credits.")
+    _check_booking_id(booking_id)
+    hold = _hold_locked(booking_id)
+    if hold is None:
+        return None
+    if not hold.is_open:
+        raise Conflict(f"Booking {booking_id}'s hold is already closed.", code="hold_closed")
+    key = f"booking:{booking_id}:hold-change:{change_key}"
+    existing = _existing_transfer(key)
+    if existing is not None or amount == hold.amount:
+        return existing
+    account = _accounts_locked([hold.account.user])[hold.account.user_id]
+    difference = amount - hold.amount
+    if difference > account.available:
+        raise insufficient_credits(needed=difference, available=account.available)
+    escrow = _system_account(Account.Kind.ESCROW)
+    transfer = _transfer_record(
+        kind=Transfer.Kind.HOLD if difference > 0 else Transfer.Kind.RELEASE,
+        idempotency_key=key,
+        legs=[(account, -difference), (escrow, difference)],
+        booking_id=booking_id,
+        reason=reason,
+        actor=actor,
+        held_changes={account.pk: difference},
+        now=now,
+    )
+    hold.amount = amount
+    hold.save(update_fields=["amount"])
+    return transfer
+
+
 @dataclass(frozen=True)
 class Settlement:
     """What ``credits_settle`` did: the transfer that closed the hold, the payment (None when

@@ -6,6 +6,7 @@ from scheduling.models import (
     BookingEvent,
     CalendarFeed,
     MatchRequest,
+    RescheduleRequest,
     RoomVisit,
 )
 
@@ -85,3 +86,17 @@ class RoomVisitAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "booking__id"]
     list_select_related = ["user", "booking"]
     raw_id_fields = ["booking", "user"]
+
+
+@admin.register(RescheduleRequest)
+class RescheduleRequestAdmin(admin.ModelAdmin):
+    """Read-only: moves are asked and answered through the services (pages or API)."""
+
+    list_display = ["id", "booking", "status", "from_start", "start", "created_at", "answered_at"]
+    list_filter = ["status", "created_at"]
+    search_fields = ["booking__learner__username", "booking__teacher__username", "message"]
+    list_select_related = ["booking__learner", "booking__teacher"]
+    readonly_fields = [field.name for field in RescheduleRequest._meta.fields]
+
+    def has_add_permission(self, request):
+        return False

@@ -65,6 +65,23 @@ class SlotSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["open", "requested", "booked", "past"])
 
 
+class RescheduleSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(
+        choices=["pending", "accepted", "declined", "withdrawn", "closed"]
+    )
+    slot = serializers.IntegerField(allow_null=True, help_text="The open slot asked for.")
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    from_start = serializers.DateTimeField(help_text="The session's time it would replace.")
+    from_end = serializers.DateTimeField()
+    price = serializers.IntegerField(help_text="Credits the session costs at the new time.")
+    message = serializers.CharField()
+    reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    answered_at = serializers.DateTimeField(allow_null=True)
+
+
 class BookingSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     status = serializers.ChoiceField(choices=Booking.Status.values)
@@ -89,11 +106,15 @@ class BookingSerializer(serializers.Serializer):
         help_text="Who never came (learner, teacher or both), for a session that ended as a "
         "no-show.",
     )
+    reschedule = RescheduleSerializer(
+        allow_null=True, help_text="The pending request to move it to another slot, if any."
+    )
     credits_held = serializers.IntegerField(help_text="Credits in escrow for it now.")
     credits_paid = serializers.IntegerField(help_text="Credits its teacher was paid.")
     actions = serializers.ListField(
         child=serializers.ChoiceField(choices=list(ACTIONS)),
-        help_text="What you may do with it now: accept, decline, cancel, join, complete, rate.",
+        help_text="What you may do with it now: accept, decline, cancel, join, complete, rate, "
+        "reschedule, accept_reschedule, decline_reschedule, withdraw_reschedule.",
     )
 
 
@@ -480,8 +501,10 @@ class BookingListApi(UserZoneMixin, APIView):
 
 
 def _booking_payloads(bookings: list[Booking], viewer) -> list[dict]:
-    """Payloads of many bookings with one read of the ledger for all of them."""
+    """Payloads of many bookings with one read of the ledger, and one of their pending
+    moves, for all of them."""
     money = credits_for_bookings(booking_ids=[booking.pk for booking in bookings])
+    selectors.pending_reschedules_attach(bookings=bookings)
     return [
         booking_payload(
             booking, viewer=viewer, credits=money.get(booking.pk, {"held": 0, "paid": 0})
@@ -537,6 +560,62 @@ booking_decline_view = _action_view("decline", "Decline a request (the teacher)"
 booking_cancel_view = _action_view("cancel", "Cancel before the start (either participant)")
 booking_join_view = _action_view("join", "Enter the room (first join starts the session)")
 booking_complete_view = _action_view("complete", "End the session (either participant)")
+booking_reschedule_accept_view = _action_view(
+    "accept_reschedule", "Accept the learner's request to move the session (the teacher)"
+)
+booking_reschedule_decline_view = _action_view(
+    "decline_reschedule", "Decline the request to move the session: it keeps its time"
+)
+
+
+class BookingRescheduleApi(UserZoneMixin, APIView):
+    class RescheduleCreateSerializer(BodySerializer):
+        slot = IdField(help_text="An open slot of the same teacher.")
+        message = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+    @extend_schema(
+        request=RescheduleCreateSerializer,
+        responses={
+            201: BookingSerializer,
+            400: ErrorSerializer,
+            402: ErrorSerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+        },
+        summary="Ask to move a scheduled session to another open slot of its teacher (the learner)",
+        operation_id="bookings_reschedule",
+    )
+    def post(self, request, booking_id: int):
+        data = self.RescheduleCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        transitions.booking_reschedule(
+            booking_id=booking_id,
+            learner=request.user,
+            slot_id=data.validated_data["slot"],
+            message=data.validated_data.get("message", ""),
+        )
+        booking = transitions.booking_get_for_user(user=request.user, booking_id=booking_id)
+        return Response(
+            booking_payload(booking, viewer=request.user), status=status.HTTP_201_CREATED
+        )
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: BookingSerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+        },
+        summary="Withdraw my pending request to move the session (the learner)",
+        operation_id="bookings_reschedule_withdraw",
+    )
+    def delete(self, request, booking_id: int):
+        booking = transitions.booking_reschedule_withdraw(
+            booking_id=booking_id, learner=request.user
+        )
+        return Response(booking_payload(booking, viewer=request.user))
 
 
 # --- Matchmaking ---------------------------------------------------------------------
@@ -553,6 +632,8 @@ class MatchRequestSerializer(serializers.Serializer):
     reason = serializers.CharField(
         help_text="Why a pending request still waits (a fitting slot it could not take)."
     )
+    day_start = serializers.CharField(allow_null=True, help_text="HH:MM, or null: any time.")
+    day_end = serializers.CharField(allow_null=True)
 
 
 def match_request_payload(pending) -> dict:
@@ -565,14 +646,88 @@ def match_request_payload(pending) -> dict:
         "booking": pending.booking_id,
         "created_at": pending.created_at.isoformat(),
         "reason": pending.reason,
+        "day_start": pending.day_start.strftime("%H:%M") if pending.day_start else None,
+        "day_end": pending.day_end.strftime("%H:%M") if pending.day_end else None,
     }
 
 
+class MatchCriteriaSerializer(BodySerializer):
+    skill = serializers.SlugField()
+    window_start = MomentField()
+    window_end = MomentField()
+    day_start = serializers.TimeField(
+        required=False,
+        allow_null=True,
+        help_text="Only slots from this time of day on (your zone, every day); with day_end.",
+    )
+    day_end = serializers.TimeField(
+        required=False,
+        allow_null=True,
+        help_text="Only slots ending by this time of day; before day_start runs past midnight.",
+    )
+
+
+class MatchProposalSerializer(serializers.Serializer):
+    slot = serializers.IntegerField()
+    teacher = UserRefSerializer()
+    skill = SkillRefSerializer()
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    minutes = serializers.IntegerField()
+    price = serializers.IntegerField(help_text="Credits it would hold.")
+
+
+def match_proposal_payload(proposal: matching.MatchProposal) -> dict:
+    slot = proposal.slot
+    return {
+        "slot": slot.pk,
+        "teacher": {"id": proposal.teacher.pk, "username": proposal.teacher.username},
+        "skill": {"slug": proposal.skill.slug, "name": proposal.skill.name},
+        "start": slot.start.isoformat(),
+        "end": slot.end.isoformat(),
+        "minutes": proposal.minutes,
+        "price": proposal.price,
+    }
+
+
+class MatchProposeApi(UserZoneMixin, APIView):
+    @extend_schema(
+        request=MatchCriteriaSerializer,
+        responses={
+            200: inline_serializer(
+                "Proposal",
+                {
+                    "status": serializers.ChoiceField(choices=["proposed", "none"]),
+                    "proposal": MatchProposalSerializer(allow_null=True),
+                    "reason": serializers.CharField(),
+                },
+            ),
+            400: ErrorSerializer,
+            403: ErrorSerializer,
+        },
+        summary="The slot a match would book now, without booking it (book it with POST /api/bookings/)",
+    )
+    def post(self, request):
+        data = MatchCriteriaSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        d = data.validated_data
+        found = matching.match_propose(
+            learner=request.user,
+            skill_slug=d["skill"],
+            window_start=d["window_start"],
+            window_end=d["window_end"],
+            day_start=d.get("day_start"),
+            day_end=d.get("day_end"),
+        )
+        if found.proposal is None:
+            return Response({"status": "none", "proposal": None, "reason": found.reason})
+        return Response(
+            {"status": "proposed", "proposal": match_proposal_payload(found.proposal), "reason": ""}
+        )
+
+
 class MatchApi(UserZoneMixin, APIView):
-    class MatchCreateSerializer(BodySerializer):
-        skill = serializers.SlugField()
-        window_start = MomentField()
-        window_end = MomentField()
+    class MatchCreateSerializer(MatchCriteriaSerializer):
         message = serializers.CharField(required=False, allow_blank=True, max_length=1000)
 
     @extend_schema(
@@ -588,6 +743,7 @@ class MatchApi(UserZoneMixin, APIView):
             400: ErrorSerializer,
             402: ErrorSerializer,
             403: ErrorSerializer,
+            409: ErrorSerializer,
         },
         summary="Book the best open slot for a skill in a window, or queue the request",
     )
@@ -601,6 +757,8 @@ class MatchApi(UserZoneMixin, APIView):
             window_start=d["window_start"],
             window_end=d["window_end"],
             message=d.get("message", ""),
+            day_start=d.get("day_start"),
+            day_end=d.get("day_end"),
         )
         if outcome == "matched":
             return Response(

@@ -25,6 +25,22 @@ urlpatterns = [
         name="api-subscription-upgrade",
     ),
     path("bookings/<id:booking_id>/rating/", api.RatingApi.as_view(), name="api-booking-rating"),
+    path(
+        "bookings/<id:booking_id>/reschedule/",
+        api.BookingRescheduleApi.as_view(),
+        name="api-booking-reschedule",
+    ),
+    path(
+        "bookings/<id:booking_id>/reschedule/accept/",
+        api.booking_reschedule_accept_view,
+        name="api-booking-reschedule-accept",
+    ),
+    path(
+        "bookings/<id:booking_id>/reschedule/decline/",
+        api.booking_reschedule_decline_view,
+        name="api-booking-reschedule-decline",
+    ),
     path("match/", api.MatchApi.as_view(), name="api-match"),
+    path("match/propose/", api.MatchProposeApi.as_view(), name="api-match-propose"),
     path("match/<id:request_id>/", api.MatchDetailApi.as_view(), name="api-match-detail"),
 ]

@@ -210,6 +210,10 @@ class MatchRequest(models.Model):
     booking = models.OneToOneField(
         Booking, null=True, blank=True, on_delete=models.SET_NULL, related_name="match_request"
     )
+    # Only slots inside this time of day (the learner's zone, every day of the window);
+    # both None: any time. ``day_end`` before ``day_start`` runs past midnight.
+    day_start = models.TimeField(null=True, blank=True)
+    day_end = models.TimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)
 
@@ -230,6 +234,61 @@ class MatchRequest(models.Model):
 
     def __str__(self) -> str:
         return f"Match {self.pk}: {self.learner} wants {self.skill} ({self.status})"
+
+
+class RescheduleRequest(models.Model):
+    """A learner's request to move a scheduled session to another open slot of its teacher.
+
+    At most one pending per booking (a partial unique index). Accepting moves the booking
+    to ``slot`` (the old slot is open again); declining or withdrawing changes nothing.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACCEPTED = "accepted", "Accepted"
+        DECLINED = "declined", "Declined"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+        # The session was cancelled or began before anyone answered.
+        CLOSED = "closed", "Closed"
+
+    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="reschedules")
+    slot = models.ForeignKey(
+        AvailabilitySlot, null=True, on_delete=models.SET_NULL, related_name="reschedules"
+    )
+    # The proposed time (copied from the slot) and the time it would replace.
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    from_start = models.DateTimeField()
+    from_end = models.DateTimeField()
+    message = models.CharField(max_length=500, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["booking"],
+                condition=Q(status="pending"),
+                name="reschedule_one_pending_per_booking",
+                violation_error_message="This session already has a pending request to move it.",
+            ),
+            models.CheckConstraint(
+                condition=Q(end__gt=F("start")), name="reschedule_end_after_start"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Move of booking {self.booking_id} ({self.status})"
 
 
 class CalendarFeed(models.Model):

@@ -6,8 +6,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from credits.selectors import credits_for_bookings, rating_exists
-from scheduling.models import AvailabilitySlot, Booking
-from scheduling.rules import booking_actions
+from scheduling.models import AvailabilitySlot, Booking, RescheduleRequest
+from scheduling.rules import booking_actions, pending_reschedule, session_price
 
 
 def _user(user) -> dict[str, Any]:
@@ -53,6 +53,8 @@ def booking_payload(
         or getattr(booking, "credits_known", None)
         or credits_for_bookings(booking_ids=[booking.pk]).get(booking.pk, {})
     )
+    pending = pending_reschedule(booking)
+    payload["reschedule"] = None if pending is None else reschedule_payload(pending)
     payload["credits_held"] = money.get("held", 0)
     payload["credits_paid"] = money.get("paid", 0)
     if viewer is not None:
@@ -65,6 +67,24 @@ def booking_payload(
             booking_actions(booking=booking, user=viewer, now=timezone.now(), rated=rated)
         )
     return payload
+
+
+def reschedule_payload(request: RescheduleRequest) -> dict[str, Any]:
+    """A request to move a session: the proposed slot and time, and what it would cost."""
+    return {
+        "id": request.pk,
+        "status": request.status,
+        "slot": request.slot_id,
+        "start": request.start.isoformat(),
+        "end": request.end.isoformat(),
+        "from_start": request.from_start.isoformat(),
+        "from_end": request.from_end.isoformat(),
+        "price": session_price(start=request.start, end=request.end),
+        "message": request.message,
+        "reason": request.reason,
+        "created_at": request.created_at.isoformat(),
+        "answered_at": request.answered_at.isoformat() if request.answered_at else None,
+    }
 
 
 def slot_payload(slot: AvailabilitySlot, *, status: str) -> dict[str, Any]:

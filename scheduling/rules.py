@@ -9,12 +9,13 @@ consumer ask these functions; none of them restates a rule:
 - ``slot_fits_skill`` / ``slot_fits_skill_q``: which slots serve a skill;
 - ``overlapping_q``: sessions that overlap a time range;
 - ``bookable_teachers`` (and its forms): who may be booked;
-- ``horizon_check``: how far ahead anything may be offered or asked for.
+- ``horizon_check``: how far ahead anything may be offered or asked for;
+- ``day_ranges`` / ``fits_day_range``: a learner's time of day (e.g. only 18:00-21:00).
 """
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta, tzinfo
 from functools import cache
 
 from django.conf import settings
@@ -23,7 +24,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from accounts.models import Skill, TeacherSkill, User
 from credits.selectors import credits_price
-from scheduling.models import SLOT_MAX_LENGTH, AvailabilitySlot, Booking
+from scheduling.models import SLOT_MAX_LENGTH, AvailabilitySlot, Booking, RescheduleRequest
 from skilllink.errors import AppError, Conflict, Forbidden
 
 S = Booking.Status
@@ -88,7 +89,76 @@ def room_closed_error(access: RoomAccess) -> AppError:
 
 # --- What a participant may do ----------------------------------------------------------
 
-ACTIONS = ("accept", "decline", "cancel", "join", "complete", "rate")
+ACTIONS = (
+    "accept",
+    "decline",
+    "cancel",
+    "join",
+    "complete",
+    "rate",
+    "reschedule",
+    "accept_reschedule",
+    "decline_reschedule",
+    "withdraw_reschedule",
+)
+RESCHEDULE_ACTIONS = ACTIONS[6:]
+
+_UNREAD = object()
+
+
+def pending_reschedule(booking: Booking) -> RescheduleRequest | None:
+    """The booking's pending request to move it, if any (read once per booking instance;
+    the moves that change it set it, see ``pending_reschedule_known``)."""
+    known = getattr(booking, "_pending_reschedule", _UNREAD)
+    if known is _UNREAD:
+        known = None
+        if booking.status == S.SCHEDULED:
+            known = (
+                RescheduleRequest.objects.filter(
+                    booking_id=booking.pk, status=RescheduleRequest.Status.PENDING
+                )
+                .select_related("slot")
+                .first()
+            )
+        booking._pending_reschedule = known
+    return known
+
+
+def pending_reschedule_known(booking: Booking, request: RescheduleRequest | None) -> None:
+    """Tell ``booking`` its pending request to move (after a move changed it)."""
+    booking._pending_reschedule = request
+
+
+def _reschedule_refusal(
+    action: str, booking: Booking, user: User, now: datetime
+) -> AppError | None:
+    """Moving a scheduled session: the learner asks (or withdraws), the teacher answers;
+    one request at a time, before the session starts."""
+    is_learner = user.pk == booking.learner_id
+    asks = action in ("reschedule", "withdraw_reschedule")
+    if asks and not is_learner:
+        return Forbidden("Only the learner can ask to move a session.")
+    if not asks and is_learner:
+        return Forbidden("Only the teacher answers a request to move a session.")
+    if booking.status != S.SCHEDULED:
+        label = booking.get_status_display().lower()
+        return Conflict(f"A {label} session cannot be moved.", code="invalid_transition")
+    if now >= booking.start:
+        return Conflict(
+            "The session has started; it can no longer be moved.", code="invalid_transition"
+        )
+    pending = pending_reschedule(booking)
+    if action == "reschedule":
+        if pending is not None:
+            return Conflict(
+                "You have already asked to move this session; wait for the answer or "
+                "withdraw that request first.",
+                code="reschedule_pending",
+            )
+        return None
+    if pending is None:
+        return Conflict("There is no request to move this session.", code="invalid_transition")
+    return None
 
 
 def booking_action_refusal(
@@ -133,6 +203,8 @@ def booking_action_refusal(
                 code="session_not_started",
             )
         return None
+    if action in RESCHEDULE_ACTIONS:
+        return _reschedule_refusal(action, booking, user, now)
     if action == "rate":
         if is_teacher:
             return Forbidden("Only the learner rates a session.")
@@ -287,3 +359,42 @@ def horizon_check(*, moment: datetime, now: datetime, field: str) -> None:
             status=400,
             fields={field: [f"At most {days} days from now."]},
         )
+
+
+# --- Time of day ------------------------------------------------------------------------
+# "Only 18:00-21:00" in the learner's zone, on every day of a window: a session fits when
+# it lies wholly inside one day's range. A range whose end is not after its start runs
+# past midnight (22:00-01:00). Wall-clock times, so a DST change moves the UTC instants.
+
+
+def day_ranges(
+    *, start: datetime, end: datetime, day_start: time, day_end: time, zone: tzinfo
+) -> list[tuple[datetime, datetime]]:
+    """The instants [from, until) of the daily range within [start, end), in order."""
+    ranges = []
+    day = start.astimezone(zone).date() - timedelta(days=1)
+    last = end.astimezone(zone).date()
+    while day <= last:
+        begins = datetime.combine(day, day_start, tzinfo=zone)
+        ends = datetime.combine(day, day_end, tzinfo=zone)
+        if day_end <= day_start:
+            ends = datetime.combine(day + timedelta(days=1), day_end, tzinfo=zone)
+        begins, ends = max(begins, start), min(ends, end)
+        if begins < ends:
+            ranges.append((begins, ends))
+        day += timedelta(days=1)
+    return ranges
+
+
+def fits_day_range(
+    *, start: datetime, end: datetime, day_start: time, day_end: time, zone: tzinfo
+) -> bool:
+    """Whether the session [start, end) lies inside one day's range (``day_ranges``)."""
+    around = day_ranges(
+        start=start - timedelta(days=1),
+        end=end + timedelta(days=1),
+        day_start=day_start,
+        day_end=day_end,
+        zone=zone,
+    )
+    return any(begins <= start and end <= ends for begins, ends in around)

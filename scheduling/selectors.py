@@ -20,10 +20,17 @@ from django.utils import timezone
 from accounts.models import Skill, TeacherSkill, User
 from credits.selectors import reliability_shown, teacher_score_field
 from scheduling import sql_reads
-from scheduling.models import SLOT_MAX_LENGTH, AvailabilitySlot, Booking, MatchRequest
+from scheduling.models import (
+    SLOT_MAX_LENGTH,
+    AvailabilitySlot,
+    Booking,
+    MatchRequest,
+    RescheduleRequest,
+)
 from scheduling.rules import (
     bookable_teacher_q,
     bookable_teachers,
+    pending_reschedule_known,
     slot_of_a_teacher_of_skill_fits_q,
 )
 from skilllink.errors import NotFound
@@ -122,6 +129,16 @@ def slots_list(
     ]
 
 
+def slots_for_reschedule(*, booking: Booking, limit: int = 12) -> list[OpenSlot]:
+    """The open slots ``booking`` could move to: its teacher's, fitting its skill, soonest
+    first (``transitions.booking_reschedule`` checks the rest, such as overlaps)."""
+    return slots_list(
+        teacher_id=booking.teacher_id,
+        skill_slug=booking.skill.slug if booking.skill else None,
+        limit=limit,
+    )
+
+
 def slots_of_teacher(
     *, teacher: User, start: datetime | None = None, end: datetime | None = None
 ) -> QuerySet:
@@ -161,13 +178,15 @@ def open_slots_for_skill(
     learner: User | None = None,
     now: datetime | None = None,
     limit: int = 25,
+    day_ranges: list[tuple[datetime, datetime]] | None = None,
 ) -> Iterator[AvailabilitySlot]:
     """Open slots overlapping the window for ``skill``, best teacher first, then earliest, then id
     (at most ``limit``), read lazily: a caller that stops after the first reads the least.
 
     With ``learner``: not the learner's own slots, nor slots overlapping their active
-    sessions (call under ``learner_lock`` for that to hold). Slots come with ``teacher``
-    and ``score``.
+    sessions (call under ``learner_lock`` for that to hold). With ``day_ranges``, only
+    slots lying inside one of them (``scheduling.rules.day_ranges``). Slots come with
+    ``teacher`` and ``score``.
 
     The order starts with the score, so the teachers are taken best first, a tier at a
     time (``MATCH_TEACHER_TIERS``, from the stored scores' index), and only their slots
@@ -183,6 +202,7 @@ def open_slots_for_skill(
         window=(window_start, window_end),
         learner_id=learner_id,
         now=now,
+        day_ranges=day_ranges,
     )
     # Design: "a teacher who teaches that skill" (an active account listing it).
     given, edge = 0, None
@@ -496,3 +516,17 @@ def bookings_for_user(
 
 def match_requests_for_user(*, user: User) -> QuerySet:
     return MatchRequest.objects.filter(learner=user).select_related("skill").order_by("-created_at")
+
+
+def pending_reschedules_attach(*, bookings: list[Booking]) -> None:
+    """Read the pending moves of ``bookings`` in one query and tell each booking its own
+    (``rules.pending_reschedule`` then asks nothing more)."""
+    scheduled = [b for b in bookings if b.status == Booking.Status.SCHEDULED]
+    pending = {
+        request.booking_id: request
+        for request in RescheduleRequest.objects.filter(
+            booking__in=scheduled, status=RescheduleRequest.Status.PENDING
+        ).select_related("slot")
+    }
+    for booking in bookings:
+        pending_reschedule_known(booking, pending.get(booking.pk))

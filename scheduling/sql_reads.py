@@ -148,10 +148,13 @@ def match_candidates(
     learner_id: int | None,
     now: datetime,
     limit: int,
+    day_ranges: list[tuple[datetime, datetime]] | None = None,
 ) -> Iterator[AvailabilitySlot]:
     """One tier's candidates for ``selectors.open_slots_for_skill``: of ``teacher_ids``, or
     (None) of every bookable teacher of the skill scoring at most ``score_at_most`` but the
-    learner. Slots come with ``teacher`` (username and time zone loaded) and ``score``."""
+    learner; with ``day_ranges`` only slots lying wholly inside one of those [from, until)
+    (``scheduling.rules.day_ranges``). Slots come with ``teacher`` (username and time zone
+    loaded) and ``score``."""
     window_start, window_end = window
     adapt = connection.ops.adapt_datetimefield_value
     taken = list(Booking.SLOT_TAKEN_STATUSES)
@@ -179,7 +182,16 @@ def match_candidates(
         params += [skill_id, score_at_most, learner_id or 0, *bookable_params]
     # start > window_start minus the longest slot: a redundant bound for the index.
     params += [adapt(now), adapt(window_start - SLOT_MAX_LENGTH), adapt(window_end)]
-    params += [adapt(window_start), *taken]
+    params.append(adapt(window_start))
+    within = ""
+    if day_ranges is not None:
+        if not day_ranges:
+            return
+        within = " AND (" + " OR ".join(['(s.start >= %s AND s."end" <= %s)'] * len(day_ranges))
+        within += ")"
+        for begins, ends in day_ranges:
+            params += [adapt(begins), adapt(ends)]
+    params += taken
     overlap = ""
     if learner_id is not None:
         # A session overlapping a candidate (which starts after window_start minus the
@@ -200,7 +212,7 @@ def match_candidates(
         " FROM scheduling_availabilityslot s JOIN accounts_teacherskill ts"
         " ON ts.teacher_id = s.teacher_id AND ts.skill_id = %s"
         " JOIN accounts_user t ON t.id = s.teacher_id"
-        f' WHERE {who} AND s.start > %s AND s.start > %s AND s.start < %s AND s."end" > %s'
+        f' WHERE {who} AND s.start > %s AND s.start > %s AND s.start < %s AND s."end" > %s{within}'
         " AND NOT EXISTS (SELECT 1 FROM scheduling_booking b WHERE b.slot_id = s.id"
         f" AND b.status IN ({', '.join(['%s'] * len(taken))})){overlap}"
         " ORDER BY ts.score DESC, s.start, s.id LIMIT %s"

@@ -14,6 +14,9 @@ and payloads use to show the actions); any other move raises ``Conflict``
     scheduled --(nobody joined by the end, auto)--> no_show
     in_progress --(ended, one of them never came)--> no_show
     completed --rate (the learner, once)--> completed, with a rating
+    scheduled --reschedule (the learner asks for another open slot of the teacher)--> scheduled
+        --accept_reschedule (the teacher: the booking moves to that slot)--> scheduled
+        --decline_reschedule (the teacher) / withdraw_reschedule (the learner)--> scheduled
 
 Credits move with the booking, in the same transaction (``credits.services``): a request
 holds the session's price; declining, cancelling, expiring and nobody coming release it;
@@ -34,25 +37,37 @@ import math
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import notification_send
 from credits.models import Rating
-from credits.selectors import credits_price, rating_exists
+from credits.selectors import credits_price, credits_summary, rating_exists
 from credits.services import (
+    credits_hold_change,
     credits_release,
     credits_settle,
+    insufficient_credits,
     rating_clean,
     rating_record,
     teacher_reliability_record,
 )
 from scheduling.attendance import attendance_measure, visit_open
-from scheduling.models import Booking, BookingEvent
+from scheduling.models import AvailabilitySlot, Booking, BookingEvent, RescheduleRequest
 from scheduling.payloads import booking_payload
-from scheduling.rules import booking_action_refusal, due_move, room_grace_after
-from skilllink.errors import Conflict, NotFound
+from scheduling.rules import (
+    booking_action_refusal,
+    due_move,
+    horizon_check,
+    pending_reschedule_known,
+    room_grace_after,
+    session_price,
+    slot_fits_skill,
+    teacher_is_bookable,
+)
+from scheduling.services.bookings import learner_has_session_overlapping, learner_lock
+from skilllink.errors import AppError, Conflict, NotFound, ValidationFailed
 from skilllink.realtime import meeting_group, send_on_commit, user_group
 
 S = Booking.Status
@@ -67,6 +82,11 @@ ALLOWED: dict[str, tuple[frozenset[str], str]] = {
     "auto_complete": (frozenset({S.IN_PROGRESS}), S.COMPLETED),
     "no_show": (frozenset({S.SCHEDULED}), S.NO_SHOW),
     "absent": (frozenset({S.IN_PROGRESS}), S.NO_SHOW),
+    # Moving a scheduled session keeps it scheduled; the event rows record each step.
+    "reschedule": (frozenset({S.SCHEDULED}), S.SCHEDULED),
+    "accept_reschedule": (frozenset({S.SCHEDULED}), S.SCHEDULED),
+    "decline_reschedule": (frozenset({S.SCHEDULED}), S.SCHEDULED),
+    "withdraw_reschedule": (frozenset({S.SCHEDULED}), S.SCHEDULED),
 }
 
 # A teacher's cancellation this close to the start counts against their reliability.
@@ -127,6 +147,12 @@ def _move(
         at=now,
         note=note[:500],
     )
+    if previous == S.SCHEDULED and target != S.SCHEDULED:
+        # A session cancelled or begun before its move was answered: nothing left to move.
+        RescheduleRequest.objects.filter(
+            booking_id=booking.pk, status=RescheduleRequest.Status.PENDING
+        ).update(status=RescheduleRequest.Status.CLOSED, answered_at=now)
+        pending_reschedule_known(booking, None)
     payload = booking_payload(booking)
     for user_id in (booking.learner_id, booking.teacher_id):
         send_on_commit(user_group(user_id), {"type": "booking.updated", "booking": payload})
@@ -144,6 +170,10 @@ def _past(action: str) -> str:
         "auto_complete": "completed",
         "no_show": "marked as a no-show",
         "absent": "marked as a no-show",
+        "reschedule": "moved",
+        "accept_reschedule": "moved",
+        "decline_reschedule": "kept at its time",
+        "withdraw_reschedule": "kept at its time",
     }[action]
 
 
@@ -309,6 +339,258 @@ def booking_rate(
     )
 
 
+# --- Moving a scheduled session (the learner asks, the teacher answers) --------------------
+
+
+def _new_slot_refusal(
+    booking: Booking, slot: AvailabilitySlot | None, now: datetime
+) -> AppError | None:
+    """Why ``booking`` cannot move to ``slot`` now, or None. The slot must be another open,
+    future slot of the same teacher, within the horizon, serving the session's skill, and
+    overlap no other session of either participant. Call holding the booking's lock and
+    the learner's (``learner_lock``)."""
+    if slot is None or slot.teacher_id != booking.teacher_id:
+        return ValidationFailed(
+            "Choose one of this teacher's open times.",
+            fields={"slot": ["Not an open time of this teacher."]},
+        )
+    if slot.pk == booking.slot_id:
+        return ValidationFailed(
+            "That is the session's current time.",
+            fields={"slot": ["Choose another time."]},
+        )
+    if not teacher_is_bookable(booking.teacher):
+        return Conflict("This teacher no longer takes bookings.", code="slot_unavailable")
+    if slot.start <= now:
+        return AppError("That time has already started.", code="slot_in_past", status=400)
+    try:
+        horizon_check(moment=slot.end, now=now, field="slot")
+    except AppError as error:
+        return error
+    if Booking.objects.filter(slot=slot, status__in=Booking.SLOT_TAKEN_STATUSES).exists():
+        return Conflict("That time has just been taken.", code="slot_unavailable")
+    if booking.skill is not None and not slot_fits_skill(slot=slot, skill=booking.skill):
+        return ValidationFailed(
+            f"That time is not offered for {booking.skill.name}.",
+            fields={"slot": [f"Not offered for {booking.skill.name}."]},
+        )
+    for person in (booking.learner, booking.teacher):
+        if learner_has_session_overlapping(
+            learner=person, start=slot.start, end=slot.end, excluding=booking.pk
+        ):
+            whose = "You already have" if person == booking.learner else "The teacher has"
+            return Conflict(f"{whose} another session at that time.", code="booking_overlap")
+    return None
+
+
+def _slot_for_move(slot_id: int | None) -> AvailabilitySlot | None:
+    if slot_id is None:
+        return None
+    return AvailabilitySlot.objects.select_related("skill").filter(pk=slot_id).first()
+
+
+def _move_label(request: RescheduleRequest, user: User) -> str:
+    return f"{user.local_label(request.from_start)} → {user.local_label(request.start)}"
+
+
+@transaction.atomic
+def booking_reschedule(
+    *,
+    booking_id: int,
+    learner: User,
+    slot_id: int,
+    message: str = "",
+    now: datetime | None = None,
+) -> RescheduleRequest:
+    """The learner asks to move their scheduled session to another open slot of its teacher.
+
+    Refusals (nothing written): 403 not the learner, 409 ``invalid_transition`` (not
+    scheduled, started), 409 ``reschedule_pending`` (one at a time; also a database
+    constraint), 400 ``invalid`` (another teacher's or the current slot, the skill does not
+    fit), 400 ``slot_in_past``/``beyond_horizon``, 409 ``slot_unavailable``/``booking_overlap``,
+    402 ``insufficient_credits`` (a longer slot costs more than the learner has).
+    The slot stays open to others until the teacher accepts.
+    """
+    now = now or timezone.now()
+    if len(message) > 500:
+        raise ValidationFailed(
+            "Keep the message under 500 characters.", fields={"message": ["Too long."]}
+        )
+    booking = _locked_for(learner, booking_id, now)
+    _require("reschedule", booking, learner, now)
+    learner_lock(booking.learner)
+    slot = _slot_for_move(slot_id)
+    refusal = _new_slot_refusal(booking, slot, now)
+    if refusal is not None:
+        raise refusal
+    extra = session_price(start=slot.start, end=slot.end) - session_price(
+        start=booking.start, end=booking.end
+    )
+    if extra > 0:
+        available = credits_summary(user=learner)["available"]
+        if extra > available:
+            raise insufficient_credits(needed=extra, available=available)
+    try:
+        with transaction.atomic():
+            request = RescheduleRequest.objects.create(
+                booking=booking,
+                slot=slot,
+                start=slot.start,
+                end=slot.end,
+                from_start=booking.start,
+                from_end=booking.end,
+                message=message,
+                created_at=now,
+            )
+    except IntegrityError:
+        raise Conflict(
+            "You have already asked to move this session.", code="reschedule_pending"
+        ) from None
+    pending_reschedule_known(booking, request)
+    _move(
+        booking,
+        "reschedule",
+        actor=learner,
+        now=now,
+        note=f"Asked to move it to {learner.local_label(slot.start)}"
+        + (f": “{message}”" if message else ""),
+    )
+    notification_send(
+        user=booking.teacher,
+        kind="booking.reschedule_requested",
+        title=f"{learner.username} asks to move the {booking.session_label}",
+        body=_move_label(request, booking.teacher) + (f" — “{message}”" if message else ""),
+        url=_session_url(booking),
+    )
+    return request
+
+
+@transaction.atomic
+def booking_reschedule_accept(
+    *, booking_id: int, teacher: User, now: datetime | None = None
+) -> Booking:
+    """The teacher accepts the pending move: the booking takes the new slot (the old one is
+    open again) and the learner's hold follows the new price, in one transaction.
+
+    Races resolve to one winner: accepts queue on the booking's row lock (the second finds
+    nothing pending: 409 ``invalid_transition``), and the partial unique index on active
+    bookings per slot refuses a slot someone booked meanwhile (409 ``slot_unavailable``;
+    the request stays pending so the teacher can decline it). 402 ``insufficient_credits``
+    when a longer slot's price is no longer covered. A refusal changes nothing.
+    """
+    now = now or timezone.now()
+    booking = _locked_for(teacher, booking_id, now)
+    _require("accept_reschedule", booking, teacher, now)
+    request = (
+        RescheduleRequest.objects.select_for_update()
+        .filter(booking_id=booking.pk, status=RescheduleRequest.Status.PENDING)
+        .get()
+    )
+    learner_lock(booking.learner)
+    slot = _slot_for_move(request.slot_id)
+    refusal = _new_slot_refusal(booking, slot, now)
+    if refusal is not None:
+        raise refusal
+    old_slot_id = booking.slot_id
+    booking.slot, booking.start, booking.end = slot, slot.start, slot.end
+    booking.reminder_sent_at = None
+    try:
+        with transaction.atomic():
+            booking.save(update_fields=["slot", "start", "end", "reminder_sent_at"])
+    except IntegrityError:
+        raise Conflict("That time has just been taken.", code="slot_unavailable") from None
+    credits_hold_change(
+        booking_id=booking.pk,
+        amount=session_price(start=slot.start, end=slot.end),
+        change_key=f"reschedule:{request.pk}",
+        reason="Session moved to a time of another length",
+        actor=teacher,
+        now=now,
+    )
+    request.status = RescheduleRequest.Status.ACCEPTED
+    request.answered_at, request.answered_by = now, teacher
+    request.save(update_fields=["status", "answered_at", "answered_by"])
+    pending_reschedule_known(booking, None)
+    _move(
+        booking,
+        "accept_reschedule",
+        actor=teacher,
+        now=now,
+        note=f"Moved from {teacher.local_label(request.from_start)} (slot {old_slot_id}) "
+        f"to {teacher.local_label(request.start)}",
+    )
+    notification_send(
+        user=booking.learner,
+        kind="booking.rescheduled",
+        title=f"{teacher.username} moved your {booking.session_label}",
+        body=_move_label(request, booking.learner),
+        url=_session_url(booking),
+    )
+    return booking
+
+
+@transaction.atomic
+def booking_reschedule_decline(
+    *, booking_id: int, teacher: User, reason: str = "", now: datetime | None = None
+) -> Booking:
+    """The teacher keeps the session at its time; the learner is told (with the reason)."""
+    now = now or timezone.now()
+    booking = _locked_for(teacher, booking_id, now)
+    _require("decline_reschedule", booking, teacher, now)
+    request = _pending_answered(booking, teacher, RescheduleRequest.Status.DECLINED, reason, now)
+    _move(
+        booking,
+        "decline_reschedule",
+        actor=teacher,
+        now=now,
+        note="Kept at its time" + (f": “{reason}”" if reason else ""),
+    )
+    notification_send(
+        user=booking.learner,
+        kind="booking.reschedule_declined",
+        title=f"{teacher.username} kept the {booking.session_label} at its time",
+        body=f"Not moved to {booking.learner.local_label(request.start)}"
+        + (f" — {reason}" if reason else ""),
+        url=_session_url(booking),
+    )
+    return booking
+
+
+@transaction.atomic
+def booking_reschedule_withdraw(
+    *, booking_id: int, learner: User, now: datetime | None = None
+) -> Booking:
+    """The learner withdraws their pending request to move the session."""
+    now = now or timezone.now()
+    booking = _locked_for(learner, booking_id, now)
+    _require("withdraw_reschedule", booking, learner, now)
+    request = _pending_answered(booking, learner, RescheduleRequest.Status.WITHDRAWN, "", now)
+    _move(booking, "withdraw_reschedule", actor=learner, now=now, note="Request to move withdrawn")
+    notification_send(
+        user=booking.teacher,
+        kind="booking.reschedule_withdrawn",
+        title=f"{learner.username} no longer asks to move the {booking.session_label}",
+        body=f"It stays at {booking.teacher.local_label(request.from_start)}",
+        url=_session_url(booking),
+    )
+    return booking
+
+
+def _pending_answered(
+    booking: Booking, user: User, status: str, reason: str, now: datetime
+) -> RescheduleRequest:
+    request = (
+        RescheduleRequest.objects.select_for_update()
+        .filter(booking_id=booking.pk, status=RescheduleRequest.Status.PENDING)
+        .get()
+    )
+    request.status, request.reason = status, reason[:500]
+    request.answered_at, request.answered_by = now, user
+    request.save(update_fields=["status", "reason", "answered_at", "answered_by"])
+    pending_reschedule_known(booking, None)
+    return request
+
+
 def paid_minutes(*, both_seconds: float, booked_seconds: int) -> int:
     """The minutes a teacher is paid for: both present, rounded up to whole minutes, at
     least 1 when they overlapped at all, capped at the booked length."""
@@ -378,14 +660,22 @@ def _finish(booking: Booking, *, actor: User | None, now: datetime, action: str)
 
 
 def booking_act(*, action: str, booking_id: int, user: User, reason: str = "") -> Booking:
-    """A person's move by name (``accept``, ``decline``, ``cancel``, ``join``, ``complete``),
-    for the API and the pages alike. ``NotFound`` for an unknown action."""
+    """A person's move by name (``accept``, ``decline``, ``cancel``, ``join``, ``complete``,
+    ``accept_reschedule``, ``decline_reschedule``, ``withdraw_reschedule``), for the API and
+    the pages alike. ``NotFound`` for an unknown action."""
     moves: dict[str, Callable[[], Booking]] = {
         "accept": lambda: booking_accept(booking_id=booking_id, teacher=user),
         "decline": lambda: booking_decline(booking_id=booking_id, teacher=user, reason=reason),
         "cancel": lambda: booking_cancel(booking_id=booking_id, user=user, reason=reason),
         "join": lambda: booking_join(booking_id=booking_id, user=user),
         "complete": lambda: booking_complete(booking_id=booking_id, user=user),
+        "accept_reschedule": lambda: booking_reschedule_accept(booking_id=booking_id, teacher=user),
+        "decline_reschedule": lambda: booking_reschedule_decline(
+            booking_id=booking_id, teacher=user, reason=reason
+        ),
+        "withdraw_reschedule": lambda: booking_reschedule_withdraw(
+            booking_id=booking_id, learner=user
+        ),
     }
     if action not in moves:
         raise NotFound("No such action.")

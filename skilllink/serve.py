@@ -17,9 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import http.client
 import logging
 import os
+import re
+import signal
 import sys
+import threading
+import time
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -153,7 +158,68 @@ def options() -> dict:
     }
 
 
-def main() -> None:
+# A stop on purpose (Ctrl-C, SIGTERM) is a success once the server shut down gracefully.
+# Under ``make run`` make still reports the interrupt as a shell would (130 for Ctrl-C,
+# it re-raises the signal on itself), without an "Error" line for the recipe.
+STOP_STATUS = {signal.SIGTERM: 0, signal.SIGINT: 0}
+
+
+def _stop_quietly(signum: int, frame) -> None:
+    raise SystemExit(STOP_STATUS[signum])
+
+
+def stop_quietly_on_signals() -> None:
+    """Ctrl-C or SIGTERM end the process without a traceback, whenever they come.
+
+    uvicorn handles both while it serves (a graceful shutdown), then restores the previous
+    handlers and raises the signal again; these are those handlers, so the process then
+    exits with ``STOP_STATUS`` instead of dying of the signal (SIGTERM) or printing a
+    ``KeyboardInterrupt`` (a Ctrl-C during start-up)."""
+    for signum in STOP_STATUS:
+        signal.signal(signum, _stop_quietly)
+
+
+def answer_address(host: str, port: int) -> tuple[str, str]:
+    """(where to poll, what to print) for a server bound to ``host``:``port``."""
+    # A wildcard bind is reached through the loopback address.
+    wildcards = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}  # noqa: S104
+    poll = wildcards.get(host, host)
+    shown = f"[{host}]" if ":" in host else host
+    return poll, f"http://{shown}:{port}/"
+
+
+def announce_when_answering(host: str, port: int, *, timeout: float = 120.0) -> threading.Thread:
+    """Print the server's address once it answers HTTP (``/healthz/``), not before: polled
+    from a daemon thread while uvicorn starts."""
+
+    def poll() -> None:
+        target, shown = answer_address(host, port)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            connection = http.client.HTTPConnection(target, port, timeout=1)
+            try:
+                connection.request("GET", "/healthz/")
+                connection.getresponse().read()
+            except OSError:
+                time.sleep(0.2)
+                continue
+            finally:
+                connection.close()
+            # Any HTTP answer counts (with DEBUG off, a redirect to HTTPS is one).
+            print(f"SkillLink is ready on {shown}  (Ctrl-C to stop)", flush=True)
+            return
+        print(f"SkillLink did not answer on {shown} within {timeout:.0f} s", file=sys.stderr)
+
+    thread = threading.Thread(target=poll, name="announce", daemon=True)
+    thread.start()
+    return thread
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m skilllink.serve [--announce]``: ``--announce`` prints the address once the
+    server answers (``make run``)."""
+    argv = sys.argv[1:] if argv is None else argv
+    stop_quietly_on_signals()
     import uvicorn
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "skilllink.settings")
@@ -161,7 +227,10 @@ def main() -> None:
     # wants it back, the holder lets go after this interval (CPython's default: 5 ms,
     # which showed up whole in the chat benchmark's tail latency).
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)
-    uvicorn.run("skilllink.asgi:application", **options())
+    settings = options()
+    if "--announce" in argv:
+        announce_when_answering(settings["host"], settings["port"])
+    uvicorn.run("skilllink.asgi:application", **settings)
 
 
 if __name__ == "__main__":

@@ -256,6 +256,9 @@ LOGOUT_REDIRECT_URL = "home"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
+# Our own English formats: a date and time rendered without an explicit format (Django
+# admin's lists and read-only fields) names its time zone ("Dec. 3, 2026, 14:00 CET").
+FORMAT_MODULE_PATH = ["skilllink.formats"]
 USE_I18N = True
 USE_TZ = True
 

@@ -29,6 +29,10 @@ urlpatterns = [
 # Uploaded photos: the app serves them itself only in development (static() adds nothing
 # with DEBUG off); in production the proxy serves MEDIA_ROOT at MEDIA_URL.
 urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# Django admin carries the product's name (staff see SkillLink, not "Django administration").
+admin.site.site_header = "SkillLink administration"
+admin.site.site_title = "SkillLink admin"
+admin.site.index_title = "Run SkillLink: people, sessions, credits"
 
 handler404 = "skilllink.views.page_not_found"
 handler500 = "skilllink.views.server_error"

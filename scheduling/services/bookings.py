@@ -24,15 +24,19 @@ def learner_lock(learner: User) -> None:
     user_lock(user=learner)
 
 
-def learner_has_session_overlapping(*, learner: User, start: datetime, end: datetime) -> bool:
+def learner_has_session_overlapping(
+    *, learner: User, start: datetime, end: datetime, excluding: int | None = None
+) -> bool:
     """Whether ``learner`` takes part (as learner or teacher) in an active session
-    overlapping [start, end)."""
-    return (
+    overlapping [start, end) (other than the booking ``excluding``)."""
+    sessions = (
         Booking.objects.filter(overlapping_q(start=start, end=end))
         .filter(status__in=Booking.ACTIVE_STATUSES)
         .filter(Q(learner=learner) | Q(teacher=learner))
-        .exists()
     )
+    if excluding is not None:
+        sessions = sessions.exclude(pk=excluding)
+    return sessions.exists()
 
 
 def _booking_skill(slot: AvailabilitySlot, skill_slug: str | None) -> Skill | None:

@@ -1,7 +1,10 @@
-"""Matchmaking: the best open slot for a skill and a window, or a pending request resolved FIFO."""
+"""Matchmaking: the best open slot for a skill and a window (proposed first, or booked at
+once), or a pending request resolved FIFO."""
 
 import itertools
-from datetime import datetime, timedelta
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -12,7 +15,13 @@ from credits.selectors import credits_summary
 from credits.services import insufficient_credits
 from scheduling.models import AvailabilitySlot, Booking, MatchRequest
 from scheduling.quota import quota_check
-from scheduling.rules import horizon_check, session_price, slot_fits_skill
+from scheduling.rules import (
+    day_ranges,
+    fits_day_range,
+    horizon_check,
+    session_price,
+    slot_fits_skill,
+)
 from scheduling.selectors import open_slots_for_skill
 from scheduling.services.bookings import (
     booking_create,
@@ -38,6 +47,54 @@ def _check_window(window_start: datetime, window_end: datetime, now: datetime) -
             "Windows are limited to 60 days.", fields={"window_end": ["At most 60 days."]}
         )
     horizon_check(moment=window_end, now=now, field="window_end")
+
+
+def _check_day_range(day_start: time | None, day_end: time | None) -> None:
+    if (day_start is None) != (day_end is None):
+        missing = "day_end" if day_end is None else "day_start"
+        raise ValidationFailed(
+            "Give both ends of the time of day, or neither.",
+            fields={missing: ["Give both ends of the time of day."]},
+        )
+    if day_start is not None and day_start == day_end:
+        raise ValidationFailed(
+            "The time of day must end after it starts.",
+            fields={"day_end": ["End after start."]},
+        )
+
+
+def _day_ranges(
+    learner: User,
+    window_start: datetime,
+    window_end: datetime,
+    day_start: time | None,
+    day_end: time | None,
+) -> list[tuple[datetime, datetime]] | None:
+    if day_start is None or day_end is None:
+        return None
+    return day_ranges(
+        start=window_start, end=window_end, day_start=day_start, day_end=day_end, zone=learner.zone
+    )
+
+
+def _duplicate_check(
+    learner: User, skill: Skill, window_start: datetime, window_end: datetime
+) -> None:
+    """409 ``match_duplicate`` when the learner already waits for ``skill`` in an overlapping
+    window (call under ``learner_lock``)."""
+    waiting = MatchRequest.objects.filter(
+        learner=learner,
+        skill=skill,
+        status=MatchRequest.Status.PENDING,
+        window_start__lt=window_end,
+        window_end__gt=window_start,
+    ).exists()
+    if waiting:
+        raise Conflict(
+            f"You are already waiting for a {skill.name} teacher in that window. "
+            "Cancel that request in My sessions, or pick another window.",
+            code="match_duplicate",
+        )
 
 
 def _skill(slug: str) -> Skill:
@@ -73,13 +130,18 @@ def match_request(
     window_start: datetime,
     window_end: datetime,
     message: str = "",
+    day_start: time | None = None,
+    day_end: time | None = None,
     now: datetime | None = None,
 ) -> tuple[str, Booking | MatchRequest]:
-    """Book the best fitting slot now (``"matched"``), or queue a pending request (``"pending"``)."""
+    """Book the best fitting slot now (``"matched"``), or queue a pending request (``"pending"``;
+    409 ``match_duplicate`` when one for the skill and an overlapping window already waits).
+    ``day_start``/``day_end``: only slots inside that time of day (the learner's zone)."""
     now = now or timezone.now()
     if not learner.is_learner:
         raise Forbidden("Only learners can ask for a match.")
     _check_window(window_start, window_end, now)
+    _check_day_range(day_start, day_end)
     skill = _skill(skill_slug)
     # The rules of booking_request, checked once for all candidates: under the lock,
     # the quota here, and own slot, past, skill fit and overlap in the candidate query.
@@ -93,6 +155,7 @@ def match_request(
         learner=learner,
         now=now,
         limit=MAX_CANDIDATES,
+        day_ranges=_day_ranges(learner, max(window_start, now), window_end, day_start, day_end),
     )
     first = next(candidates, None)
     if first is not None and len(message) > 1000:
@@ -127,16 +190,100 @@ def match_request(
             unaffordable = error.detail  # spent meanwhile, in another tab
             continue
         return "matched", booking
+    _duplicate_check(learner, skill, window_start, window_end)
     pending = MatchRequest.objects.create(
         learner=learner,
         skill=skill,
         window_start=window_start,
         window_end=window_end,
+        day_start=day_start,
+        day_end=day_end,
         message=message,
         created_at=now,
         reason=unaffordable or "",
     )
     return "pending", pending
+
+
+@dataclass(frozen=True)
+class MatchProposal:
+    """The best fitting slot, shown before anything is booked."""
+
+    slot: AvailabilitySlot
+    skill: Skill
+    price: int
+
+    @property
+    def teacher(self) -> User:
+        return self.slot.teacher
+
+    @property
+    def minutes(self) -> int:
+        return int((self.slot.end - self.slot.start).total_seconds() // 60)
+
+
+@dataclass(frozen=True)
+class MatchSearch:
+    """What ``match_propose`` found: a proposal, or None with the reason in a sentence."""
+
+    proposal: MatchProposal | None
+    reason: str
+    skill: Skill
+
+
+def match_propose(
+    *,
+    learner: User,
+    skill_slug: str,
+    window_start: datetime,
+    window_end: datetime,
+    day_start: time | None = None,
+    day_end: time | None = None,
+    now: datetime | None = None,
+) -> MatchSearch:
+    """The slot ``match_request`` would book now, without booking it (nothing is written).
+
+    The same refusals as ``match_request`` (403 not a learner or over the free quota, 400
+    for the window, the time of day or the skill). Slots the learner cannot pay for are
+    passed over, as there.
+    """
+    now = now or timezone.now()
+    if not learner.is_learner:
+        raise Forbidden("Only learners can ask for a match.")
+    _check_window(window_start, window_end, now)
+    _check_day_range(day_start, day_end)
+    skill = _skill(skill_slug)
+    quota_check(learner=learner, now=now)
+    available = credits_summary(user=learner)["available"]
+    reason = f"No {skill.name} teacher is free then."
+    for slot in _candidates(learner, skill, window_start, window_end, day_start, day_end, now):
+        price = session_price(start=slot.start, end=slot.end)
+        if price > available:
+            reason = insufficient_credits(needed=price, available=available).detail
+            continue
+        return MatchSearch(MatchProposal(slot=slot, skill=skill, price=price), "", skill)
+    return MatchSearch(None, reason, skill)
+
+
+def _candidates(
+    learner: User,
+    skill: Skill,
+    window_start: datetime,
+    window_end: datetime,
+    day_start: time | None,
+    day_end: time | None,
+    now: datetime,
+) -> Iterator[AvailabilitySlot]:
+    start = max(window_start, now)
+    return open_slots_for_skill(
+        skill=skill,
+        window_start=start,
+        window_end=window_end,
+        learner=learner,
+        now=now,
+        limit=MAX_CANDIDATES,
+        day_ranges=_day_ranges(learner, start, window_end, day_start, day_end),
+    )
 
 
 def match_requests_resolve_for_slot(*, slot: AvailabilitySlot, now: datetime | None = None) -> None:
@@ -163,6 +310,14 @@ def match_requests_resolve_for_slot(*, slot: AvailabilitySlot, now: datetime | N
         candidates = candidates.filter(skill_id=slot.skill_id)
     for pending in candidates[:MAX_CANDIDATES]:
         if not slot_fits_skill(slot=slot, skill=pending.skill):
+            continue
+        if pending.day_start is not None and not fits_day_range(
+            start=slot.start,
+            end=slot.end,
+            day_start=pending.day_start,
+            day_end=pending.day_end,
+            zone=pending.learner.zone,
+        ):
             continue
         try:
             with transaction.atomic():

@@ -2,6 +2,9 @@
 upgrade page. (A session's own page composes chat and ratings: it lives in the wiring,
 ``skilllink.wiring.pages``.)"""
 
+from datetime import timedelta
+from urllib.parse import quote, urlencode
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -27,7 +30,7 @@ from scheduling.services.calendar_feed import (
     calendar_feed_reset,
     calendar_feed_token,
 )
-from scheduling.services.matching import match_request, match_request_cancel
+from scheduling.services.matching import match_propose, match_request, match_request_cancel
 from skilllink.errors import AppError
 
 S = Booking.Status
@@ -44,18 +47,81 @@ class BookingForm(forms.Form):
 
 
 class MatchForm(forms.Form):
+    """What "Find me a teacher" asks: a skill (none preselected), a window and, optionally,
+    a time of day (the viewer's zone, every day of the window)."""
+
     skill = forms.ChoiceField(label="Skill")
     window_start = forms.DateTimeField(
-        label="From", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+        label="From",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
     window_end = forms.DateTimeField(
-        label="Until", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+        label="Until",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
-    message = forms.CharField(required=False, max_length=1000, label="Message (optional)")
+    day_start = forms.TimeField(
+        required=False,
+        label="Only from (time of day)",
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+    )
+    day_end = forms.TimeField(
+        required=False,
+        label="to",
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+    )
+    message = forms.CharField(
+        required=False,
+        max_length=1000,
+        label="Message to the teacher (optional)",
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "What would you like to cover?"}),
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["skill"].choices = [(s.slug, s.name) for s in skills_taught()]
+        self.fields["skill"].choices = [("", "Choose a skill…")] + [
+            (s.slug, s.name) for s in skills_taught()
+        ]
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("window_start"), data.get("window_end")
+        if start and end and end <= start:
+            self.add_error("window_end", "End after the start.")
+        if (data.get("day_start") is None) != (data.get("day_end") is None):
+            self.add_error("day_end", "Give both times of day, or neither.")
+        elif data.get("day_start") is not None and data["day_start"] == data["day_end"]:
+            self.add_error("day_end", "End after the start.")
+        return data
+
+    def criteria(self) -> dict:
+        """The cleaned search, as the matching services take it."""
+        data = self.cleaned_data
+        return {
+            "skill_slug": data["skill"],
+            "window_start": data["window_start"],
+            "window_end": data["window_end"],
+            "day_start": data.get("day_start"),
+            "day_end": data.get("day_end"),
+        }
+
+    def query(self) -> str:
+        """The search as a query string (to show the proposal again)."""
+        data = self.cleaned_data
+        values = {
+            "skill": data["skill"],
+            "window_start": timezone.localtime(data["window_start"]).strftime("%Y-%m-%dT%H:%M"),
+            "window_end": timezone.localtime(data["window_end"]).strftime("%Y-%m-%dT%H:%M"),
+        }
+        if data.get("day_start") is not None:
+            values["day_start"] = data["day_start"].strftime("%H:%M")
+            values["day_end"] = data["day_end"].strftime("%H:%M")
+        return urlencode(values)
+
+
+def match_form_initial() -> dict:
+    """A first search: from the next full hour for a week."""
+    start = timezone.localtime().replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    return {"window_start": start, "window_end": start + timedelta(days=7)}
 
 
 def _open_slot(slot_id: int) -> AvailabilitySlot:
@@ -195,7 +261,14 @@ def session_list(request):
 @require_POST
 def session_action(request, booking_id: int, action: str):
     # The pages answer and cancel; joining and ending happen in the room.
-    done = {"accept": "accepted", "decline": "declined", "cancel": "cancelled"}
+    done = {
+        "accept": "Session accepted.",
+        "decline": "Session declined.",
+        "cancel": "Session cancelled.",
+        "accept_reschedule": "Session moved to the new time.",
+        "decline_reschedule": "The session keeps its time; the learner is told.",
+        "withdraw_reschedule": "Request withdrawn: the session keeps its time.",
+    }
     if action not in done:
         raise Http404("No such action.")
     try:
@@ -210,8 +283,35 @@ def session_action(request, booking_id: int, action: str):
             raise Http404(error.detail) from None
         messages.error(request, error.detail)
     else:
-        messages.success(request, f"Session {done[action]}.")
+        messages.success(request, done[action])
     return redirect(_safe_next(request, reverse("session_detail", args=[booking_id])))
+
+
+@login_required
+@require_POST
+def session_reschedule(request, booking_id: int):
+    """The learner asks to move the session to another open slot of its teacher."""
+    try:
+        slot_id = int(request.POST.get("slot", ""))
+    except ValueError:
+        messages.error(request, "Choose the new time first.")
+        return redirect("session_detail", booking_id=booking_id)
+    try:
+        transitions.booking_reschedule(
+            booking_id=booking_id,
+            learner=request.user,
+            slot_id=slot_id,
+            message=request.POST.get("message", "")[:500],
+        )
+    except AppError as error:
+        if error.status == 404:
+            raise Http404(error.detail) from None
+        messages.error(request, error.detail)
+    else:
+        messages.success(
+            request, "Asked to move the session. You'll be told the moment the teacher answers."
+        )
+    return redirect("session_detail", booking_id=booking_id)
 
 
 @login_required
@@ -286,29 +386,98 @@ def upgrade_confirm(request):
     return render(request, "scheduling/upgrade_confirm.html", context)
 
 
+def _find_url(form: MatchForm | None = None) -> str:
+    url = reverse("scheduling:match")
+    return f"{url}?{form.query()}" if form is not None else url
+
+
+@login_required
+def match(request):
+    """ "Find me a teacher": GET shows the search and, once it is filled in, the best match
+    (teacher, time, skill, cost) without booking anything; POST waits for a match (a
+    pending request, or the best slot at once if one opened meanwhile)."""
+    if request.method == "POST":
+        return _match_wait(request)
+    searched = "skill" in request.GET  # submitted (a blank skill is then an error)
+    form = MatchForm(request.GET if searched else None, initial=match_form_initial())
+    context = {"form": form, "searched": False, "search": None, "credits": None}
+    if searched and form.is_valid():
+        try:
+            context["search"] = match_propose(learner=request.user, **form.criteria())
+        except AppError as error:
+            if error.code == "upgrade_required":
+                messages.warning(request, error.detail)
+                return redirect(f"{reverse('scheduling:upgrade')}?next={quote(_find_url(form))}")
+            for field in error.fields or {}:
+                if field in form.fields:
+                    form.add_error(field, error.fields[field][0])
+            if not error.fields or not set(error.fields) & set(form.fields):
+                form.add_error(None, error.detail)
+        else:
+            context["searched"] = True
+            context["credits"] = credits_summary(user=request.user)
+            context["query"] = form.query()
+    return render(request, "scheduling/find.html", context)
+
+
 @login_required
 @require_POST
-def match(request):
+def match_confirm(request):
+    """Book exactly the proposed slot; if it was taken meanwhile, say so and show the next
+    best match for the same search."""
+    form = MatchForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "That search is no longer valid; please search again.")
+        return redirect("scheduling:match")
+    try:
+        slot_id = int(request.POST.get("slot", ""))
+    except ValueError:
+        messages.error(request, "Choose a time first.")
+        return redirect(_find_url(form))
+    try:
+        booking = booking_request(
+            learner=request.user,
+            slot_id=slot_id,
+            skill_slug=form.cleaned_data["skill"],
+            message=form.cleaned_data["message"],
+        )
+    except AppError as error:
+        if error.code == "upgrade_required":
+            messages.warning(request, error.detail)
+            return redirect(f"{reverse('scheduling:upgrade')}?next={quote(_find_url(form))}")
+        if error.code in ("slot_unavailable", "not_found", "slot_in_past"):
+            messages.warning(
+                request,
+                "That time was taken by someone else a moment ago, so nothing was booked. "
+                "Here is the next best match.",
+            )
+        else:
+            messages.error(request, error.detail)
+        return redirect(_find_url(form))
+    messages.success(
+        request,
+        f"Request sent to {booking.teacher.username}. You'll be told the moment they answer.",
+    )
+    return redirect("session_detail", booking_id=booking.pk)
+
+
+def _match_wait(request):
     form = MatchForm(request.POST)
     if not form.is_valid():
         for field, errors in form.errors.items():
             label = form.fields[field].label if field in form.fields else ""
             messages.error(request, f"{label}: {errors[0]}" if label else errors[0])
-        return redirect("dashboard")
+        return redirect("scheduling:match")
     data = form.cleaned_data
     try:
         outcome, result = match_request(
-            learner=request.user,
-            skill_slug=data["skill"],
-            window_start=data["window_start"],
-            window_end=data["window_end"],
-            message=data["message"],
+            learner=request.user, message=data["message"], **form.criteria()
         )
     except AppError as error:
         messages.error(request, error.detail)
         if error.code == "upgrade_required":
             return redirect("scheduling:upgrade")
-        return redirect("dashboard")
+        return redirect(_find_url(form))
     if outcome == "matched":
         messages.success(
             request, f"Matched with {result.teacher.username}: your request is waiting for them."
@@ -361,9 +530,11 @@ urlpatterns = [
     path("book/<id:slot_id>/", book, name="book"),
     path("sessions/", session_list, name="session_list"),
     path("sessions/<id:booking_id>/rate/", session_rate, name="session_rate"),
+    path("sessions/<id:booking_id>/reschedule/", session_reschedule, name="session_reschedule"),
     path("sessions/<id:booking_id>/<str:action>/", session_action, name="session_action"),
     path("upgrade/", upgrade, name="upgrade"),
     path("upgrade/confirm/", upgrade_confirm, name="upgrade_confirm"),
     path("match/", match, name="match"),
+    path("match/confirm/", match_confirm, name="match_confirm"),
     path("match/<id:request_id>/cancel/", match_cancel, name="match_cancel"),
 ]

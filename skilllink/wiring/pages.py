@@ -10,9 +10,10 @@ from assistant.selectors import session_panels
 from credits.selectors import credits_for_bookings, rating_for_booking
 from meetings.selectors import chat_messages
 from scheduling.quota import plan_summary
-from scheduling.rules import booking_actions, room_access, session_price
+from scheduling.rules import booking_actions, pending_reschedule, room_access, session_price
+from scheduling.selectors import slots_for_reschedule
 from scheduling.transitions import booking_get_for_user
-from scheduling.views.sessions import MatchForm, dashboard_sessions_context
+from scheduling.views.sessions import MatchForm, dashboard_sessions_context, match_form_initial
 from skilllink.errors import NotFound
 
 
@@ -23,7 +24,7 @@ def dashboard(request):
         "plan": plan_summary(user=user),
         "recent_notifications": notification_list(user=user, limit=5),
         "teacher_skills": teacher_skill_list(teacher=user) if user.is_teacher else [],
-        "match_form": MatchForm() if user.is_learner else None,
+        "match_form": MatchForm(initial=match_form_initial()) if user.is_learner else None,
         **dashboard_sessions_context(user),
     }
     return render(request, "accounts/dashboard.html", context)
@@ -63,6 +64,7 @@ def session_detail(request, booking_id: int):
         "chat_messages": chat_messages(booking_id=booking.pk),
         # The assistant's recap and the questions asked during the session.
         "panels": session_panels(booking=booking, user=user),
+        **_reschedule_context(booking, actions),
     }
     template = (
         "scheduling/_session_body.html"
@@ -70,3 +72,18 @@ def session_detail(request, booking_id: int):
         else "scheduling/session_detail.html"
     )
     return render(request, template, context)
+
+
+def _reschedule_context(booking, actions) -> dict:
+    """The pending request to move the session (with its price), or the teacher's other open
+    times the learner may ask for."""
+    pending = pending_reschedule(booking)
+    return {
+        "reschedule": pending,
+        "reschedule_price": session_price(start=pending.start, end=pending.end)
+        if pending
+        else None,
+        "reschedule_slots": slots_for_reschedule(booking=booking)
+        if "reschedule" in actions
+        else [],
+    }

@@ -218,11 +218,12 @@ def test_a_match_takes_a_fixed_handful_of_queries(django_assert_max_num_queries)
     # available balance and the hold's 10 (see the booking request's budget).
     with django_assert_max_num_queries(24):
         assert ask(learner).status_code == 201
-    # No teacher: auth, savepoint, skill, quota, candidates, balance, the request,
-    # release: 8, plus the learner's row lock where the database has one (PostgreSQL).
+    # No teacher: auth, savepoint, skill, quota, candidates, balance, no duplicate waiting
+    # request, the request, release: 9, plus the learner's row lock where the database has
+    # one (PostgreSQL).
     from django.db import connection
 
-    with django_assert_max_num_queries(8 + connection.features.has_select_for_update):
+    with django_assert_max_num_queries(9 + connection.features.has_select_for_update):
         assert ask(other, skill="chess").status_code == 202
 
 
