@@ -20,7 +20,6 @@ import copy
 import http.client
 import logging
 import os
-import re
 import signal
 import sys
 import threading
