@@ -100,3 +100,6 @@ class RescheduleRequestAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # part of the session's history, like its events

@@ -83,6 +83,11 @@ API = [
           data={"POST": {"username": "nobody", "password": "wrong-password-1"}}),
     Entry("api-token-refresh", "/api/auth/token/refresh/", post=row(401, 401, 401, 401, 401),
           data={"POST": {"refresh": "not-a-token"}}),
+    Entry("api-logout", "/api/auth/logout/", post=row(401, 401, 401, 401, 401),
+          data={"POST": {"refresh": "not-a-token"}}),
+    Entry("api-verify-email", "/api/auth/verify-email/", post=row(400, 400, 400, 400, 400),
+          data={"POST": {"token": "not-a-token"}}),
+    Entry("api-verify-email-send", "/api/me/verify-email/", post=row(202, 202, 202, 401, 202)),
     Entry("api-skills", "/api/skills/", get=row(200, 200, 200, 200, 200)),
     Entry("api-my-skills", "/api/me/skills/", get=row(200, 200, 200, 401, 200),
           post=row(403, 201, 201, 401, 403), data={"POST": {"skill": "Go"}}),
@@ -94,7 +99,8 @@ API = [
           post=row(200, 404, 404, 401, 404)),
     Entry("api-notifications-read-all", "/api/notifications/read-all/",
           post=row(200, 200, 200, 401, 200)),
-    Entry("api-slots", "/api/slots/", get=row(200, 200, 200, 401, 200),
+    # Open slots are public (a signed-out visitor's profile calendar reads them).
+    Entry("api-slots", "/api/slots/", get=row(200, 200, 200, 200, 200),
           post=row(403, 201, 201, 401, 403), data={"POST": "new_slot"}),
     Entry("api-slot", "/api/slots/{slot}/", patch=row(403, 200, 404, 401, 403),
           delete=row(403, 204, 404, 401, 403), data={"PATCH": {"skill": ""}}),
@@ -115,6 +121,13 @@ API = [
           post=row(409, 409, 404, 401, 404)),
     Entry("api-booking-rating", "/api/bookings/{booking}/rating/",
           post=row(409, 403, 404, 401, 404), data={"POST": {"stars": 5}}),
+    Entry("api-booking-reschedule", "/api/bookings/{booking}/reschedule/",
+          post=row(201, 403, 404, 401, 404), delete=row(409, 403, 404, 401, 404),
+          data={"POST": {"slot": "{slot}"}}),
+    Entry("api-booking-reschedule-accept", "/api/bookings/{booking}/reschedule/accept/",
+          post=row(403, 409, 404, 401, 404)),
+    Entry("api-booking-reschedule-decline", "/api/bookings/{booking}/reschedule/decline/",
+          post=row(403, 409, 404, 401, 404)),
     Entry("api-booking-messages", "/api/bookings/{booking}/messages/",
           get=row(200, 200, 404, 401, 404)),
     Entry("api-subscription", "/api/subscription/", get=row(200, 200, 200, 401, 200)),
@@ -122,6 +135,8 @@ API = [
           post=row(200, 200, 200, 401, 200)),
     Entry("api-match", "/api/match/", get=row(200, 200, 200, 401, 200),
           post=row(202, 403, 202, 401, 202), data={"POST": "match_window"}),
+    Entry("api-match-propose", "/api/match/propose/", post=row(200, 403, 200, 401, 200),
+          data={"POST": "match_window"}),
     Entry("api-match-detail", "/api/match/{match}/", delete=row(200, 404, 404, 401, 404)),
     Entry("api-credits", "/api/credits/", get=row(200, 200, 200, 401, 200)),
     Entry("api-assistant", "/api/assistant/", get=row(200, 200, 200, 401, 200)),
@@ -157,20 +172,44 @@ PAGES = [
           post=row(ANY_REDIRECT, ANY_REDIRECT, ANY_REDIRECT, LOGIN, ANY_REDIRECT)),
     Entry("meetings:room", "/sessions/{booking}/room/", get=row(200, 200, 404, LOGIN, 404)),
     Entry("scheduling:availability", "/availability/", get=row(403, 200, 200, LOGIN, 403)),
-    Entry("scheduling:teacher_list", "/teachers/", get=row(200, 200, 200, LOGIN, 200)),
-    Entry("scheduling:teacher_detail", "/teachers/{teacher}/", get=row(200, 200, 200, LOGIN, 200)),
+    # The directory is public; a profile's URL is its username, an old id URL redirects.
+    Entry("scheduling:teacher_list", "/teachers/", get=row(200, 200, 200, 200, 200)),
+    Entry("scheduling:teacher_detail", "/teachers/{teacher_name}/",
+          get=row(200, 200, 200, 200, 200)),
+    Entry("scheduling:teacher_detail", "/teachers/{teacher}/",
+          get=row(ANY_REDIRECT, ANY_REDIRECT, ANY_REDIRECT, ANY_REDIRECT, ANY_REDIRECT)),
+    Entry("scheduling:teacher_ask", "/teachers/{teacher_name}/ask/",
+          get=row(405, 405, 405, LOGIN, 405),
+          post=row(ANY_REDIRECT, REFUSED, ANY_REDIRECT, LOGIN, ANY_REDIRECT),
+          data={"POST": {"body": "Do you teach decorators?"}}),
+    Entry("accounts:question_detail", "/questions/{question}/",
+          get=row(404, 200, 200, LOGIN, 404)),
     Entry("scheduling:calendar_feed", "/calendar/{token}.ics", get=row(200, 200, 200, 200, 200)),
     Entry("scheduling:calendar_feed_reset", "/calendar/reset/", get=row(405, 405, 405, LOGIN, 405),
           post=row(ANY_REDIRECT, ANY_REDIRECT, ANY_REDIRECT, LOGIN, ANY_REDIRECT)),
-    Entry("scheduling:book", "/book/{slot}/", get=row(200, 200, 200, LOGIN, 200)),
+    Entry("scheduling:book", "/book/{slot}/", get=row(200, 200, 200, 200, 200)),
     Entry("scheduling:session_list", "/sessions/", get=row(200, 200, 200, LOGIN, 200)),
     Entry("scheduling:session_rate", "/sessions/{booking}/rate/",
           post=row(ANY_REDIRECT, ANY_REDIRECT, 404, LOGIN, 404), data={"POST": {"stars": 5}}),
     Entry("scheduling:session_action", "/sessions/{booking}/cancel/",
           get=row(405, 405, 405, LOGIN, 405),
           post=row(ANY_REDIRECT, ANY_REDIRECT, 404, LOGIN, 404)),
+    Entry("scheduling:session_reschedule", "/sessions/{booking}/reschedule/",
+          get=row(405, 405, 405, LOGIN, 405),
+          post=row(ANY_REDIRECT, REFUSED, 404, LOGIN, 404), data={"POST": {"slot": "{slot}"}}),
     Entry("scheduling:upgrade", "/upgrade/", get=row(200, 200, 200, LOGIN, 200)),
-    Entry("scheduling:match", "/match/", get=row(405, 405, 405, LOGIN, 405)),
+    Entry("scheduling:upgrade_confirm", "/upgrade/confirm/", get=row(200, 200, 200, LOGIN, 200),
+          post=row(ANY_REDIRECT, ANY_REDIRECT, ANY_REDIRECT, LOGIN, ANY_REDIRECT)),
+    Entry("scheduling:match", "/match/", get=row(200, 200, 200, LOGIN, 200)),
+    Entry("scheduling:match_confirm", "/match/confirm/", get=row(405, 405, 405, LOGIN, 405),
+          post=row(REFUSED, REFUSED, REFUSED, LOGIN, REFUSED)),
+    Entry("accounts:email_verify", "/accounts/email/verify/not-a-token/",
+          get=row(400, 400, 400, 400, 400)),
+    Entry("accounts:email_verify_send", "/accounts/email/verify-send/",
+          get=row(405, 405, 405, LOGIN, 405),
+          post=row(ANY_REDIRECT, ANY_REDIRECT, ANY_REDIRECT, LOGIN, ANY_REDIRECT)),
+    Entry("accounts:photo_upload", "/accounts/photo/", get=row(405, 405, 405, LOGIN, 405),
+          post=row(REFUSED, REFUSED, REFUSED, LOGIN, REFUSED)),
     Entry("scheduling:match_cancel", "/match/{match}/cancel/",
           post=row(ANY_REDIRECT, 404, 404, LOGIN, 404)),
     Entry("credits:overview", "/credits/", get=row(200, 200, 200, LOGIN, 200)),
@@ -216,6 +255,10 @@ ADMIN_MODELS = [
     ("credits", "transfer", 403, 403),
     ("credits", "ledgerentry", 403, 403),
     ("credits", "hold", 403, 403),
+    ("accounts", "teacherquestion", 200, 200),
+    ("scheduling", "reschedulerequest", 403, 403),
+    ("token_blacklist", "outstandingtoken", 403, 403),
+    ("token_blacklist", "blacklistedtoken", 200, 200),
     ("assistant", "exchange", 200, 200),
     ("assistant", "sessionrecap", 200, 200),
 ]
@@ -283,10 +326,12 @@ def test_every_url_pattern_has_an_entry():
 @pytest.fixture
 def world(db, settings):
     from django.contrib.auth.models import Group
+    from rest_framework_simplejwt.tokens import RefreshToken
 
     from accounts.models import Notification
-    from accounts.services import notification_send
+    from accounts.services import notification_send, question_ask
     from meetings.models import ChatMessage
+    from scheduling.models import RescheduleRequest
     from scheduling.services.calendar_feed import calendar_feed_token
     from scheduling.services.matching import match_request
     from tests.factories import make_skill
@@ -307,6 +352,15 @@ def world(db, settings):
         window_end=booking.start + timedelta(days=3),
     )
     notification_send(user=learner, kind="test", title="Hello")
+    # The stranger's question to the teacher (the owner's would stop the owner asking one).
+    question = question_ask(learner=stranger, teacher=teacher, body="Do you teach Go?")
+    # A move the teacher declined (one pending would refuse the owner's request below).
+    RescheduleRequest.objects.create(
+        booking=booking, slot=slot, start=slot.start, end=slot.end, from_start=booking.start,
+        from_end=booking.end, status=RescheduleRequest.Status.DECLINED,
+    )  # fmt: skip
+    # A refresh token of the staff's, then revoked: rows for the blacklist's admin pages.
+    RefreshToken.for_user(staff).blacklist()
     ChatMessage.objects.create(booking=booking, sender=learner, text="hi")
     rated_session(learner=learner, teacher=teacher)
     Group.objects.create(name="tutors")
@@ -315,6 +369,8 @@ def world(db, settings):
         "booking": booking.pk,
         "slot": slot.pk,
         "teacher": teacher.pk,
+        "teacher_name": teacher.username,
+        "question": question.pk,
         "match": pending.pk,
         "notification": Notification.objects.filter(user=learner).latest("pk").pk,
         "skill": "python",
