@@ -2,6 +2,7 @@
 // Every change goes through the slots API; when the server refuses a move or resize
 // the slot snaps back and the server's reason shows above the calendar.
 import { api } from "./api.js";
+import { confirmDialog } from "./confirm-dialog.js";
 import { NARROW, makeCalendar } from "./calendar-options.js";
 import { showToast } from "./shell.js";
 
@@ -396,7 +397,13 @@ upcomingRows?.addEventListener("click", async (event) => {
   const button = event.target.closest("[data-delete-slot]");
   if (!button) return;
   const when = button.closest("tr").querySelector("time")?.textContent ?? "this slot";
-  if (!window.confirm(`Delete the slot ${when}?`)) return;
+  const confirmed = await confirmDialog({
+    title: "Delete this slot?",
+    body: `${when} will no longer be offered to learners.`,
+    confirmLabel: "Delete slot",
+    danger: true,
+  });
+  if (!confirmed) return;
   button.disabled = true;
   try {
     await api(`/api/slots/${button.dataset.deleteSlot}/`, { method: "DELETE" });

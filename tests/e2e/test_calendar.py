@@ -235,10 +235,21 @@ def test_keyboard_form_dialog_table_and_a_requested_slot_that_cannot_change(
     first.refresh_from_db()
     assert first.skill is None
 
-    # Delete the second week's slot from the table (after the browser's confirm).
-    page.once("dialog", lambda confirm: confirm.accept())
+    # Delete the second week's slot from the table, after the page's own confirmation
+    # (never the browser's confirm()): Escape keeps it, "Delete slot" deletes it.
+    page.on("dialog", lambda native: pytest.fail(f"browser dialog: {native.message}"))
+    delete_button = page.locator(f'[data-delete-slot="{second.pk}"]')
+    delete_button.click()
+    confirm = page.locator("[data-confirm-dialog]")
+    expect(confirm).to_be_visible()
+    expect(confirm.get_by_role("button", name="Cancel")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(confirm).to_have_count(0)
+    expect(delete_button).to_be_focused()
+    assert AvailabilitySlot.objects.filter(pk=second.pk).exists()
+    delete_button.click()
     with page.expect_response(lambda r: r.request.method == "DELETE") as deleted:
-        page.locator(f'[data-delete-slot="{second.pk}"]').click()
+        page.locator("[data-confirm-dialog]").get_by_role("button", name="Delete slot").click()
     assert deleted.value.status == 204
     expect(page.locator(f'[data-slot-row="{second.pk}"]')).to_have_count(0)
     assert not AvailabilitySlot.objects.filter(pk=second.pk).exists()
