@@ -119,6 +119,7 @@ def user_update_profile(
     bio: str | None = None,
     role: str | None = None,
     email: str | None = None,
+    time_format: str | None = None,
 ) -> User:
     """Change the editable profile fields that are given (None = unchanged)."""
     update_fields: list[str] = []
@@ -134,6 +135,16 @@ def user_update_profile(
             )
         user.theme = theme
         update_fields.append("theme")
+    if time_format is not None:
+        if time_format not in User.TimeFormat.values:
+            raise ValidationFailed(
+                "Time format must be auto, 24 or 12.",
+                fields={
+                    "time_format": [f'"{time_format}" is not a time format; use auto, 24 or 12.']
+                },
+            )
+        user.time_format = time_format
+        update_fields.append("time_format")
     if bio is not None:
         if len(bio) > 2000:
             raise ValidationFailed(

@@ -59,6 +59,7 @@ def profile(request):
         "role": user.role,
         "timezone": user.timezone,
         "theme": user.theme,
+        "time_format": user.time_format,
         "bio": user.bio,
     }
     form = ProfileForm(request.POST or None, initial=initial)
@@ -71,6 +72,7 @@ def profile(request):
                 role=data["role"],
                 timezone_name=data["timezone"],
                 theme=data["theme"],
+                time_format=data["time_format"] or None,
                 bio=data["bio"],
             )
         except AppError as error:

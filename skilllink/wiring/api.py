@@ -23,6 +23,7 @@ class MeOutputSerializer(serializers.Serializer):
     is_staff = serializers.BooleanField()
     timezone = serializers.CharField()
     theme = serializers.CharField()
+    time_format = serializers.CharField()
     bio = serializers.CharField()
     date_joined = serializers.DateTimeField()
     credits = serializers.SerializerMethodField()
@@ -38,6 +39,7 @@ class MeOutputSerializer(serializers.Serializer):
 class MeInputSerializer(serializers.Serializer):
     timezone = serializers.CharField(max_length=64, required=False)
     theme = serializers.CharField(max_length=10, required=False)
+    time_format = serializers.CharField(max_length=10, required=False)
     bio = serializers.CharField(max_length=2000, required=False, allow_blank=True)
     role = serializers.CharField(max_length=10, required=False)
     email = serializers.CharField(max_length=254, required=False)
@@ -53,7 +55,7 @@ class MeApi(APIView):
     @extend_schema(
         request=MeInputSerializer,
         responses={200: MeOutputSerializer, 400: ErrorSerializer, 401: ErrorSerializer},
-        summary="Change timezone, theme, bio, role or email",
+        summary="Change timezone, theme, time format, bio, role or email",
     )
     def patch(self, request):
         data = MeInputSerializer(data=request.data)
@@ -63,6 +65,7 @@ class MeApi(APIView):
             user=request.user,
             timezone_name=fields.get("timezone"),
             theme=fields.get("theme"),
+            time_format=fields.get("time_format"),
             bio=fields.get("bio"),
             role=fields.get("role"),
             email=fields.get("email"),
