@@ -106,6 +106,12 @@ class ProfileForm(AppErrorFormMixin, forms.Form):
     role = forms.ChoiceField(choices=ROLE_CHOICES, widget=forms.RadioSelect, label="I want to")
     timezone = forms.ChoiceField(choices=_timezone_choices, label="Time zone")
     theme = forms.ChoiceField(choices=User.Theme.choices, label="Theme")
+    time_format = forms.ChoiceField(
+        choices=User.TimeFormat.choices,
+        required=False,  # a form without it (an older page) leaves the preference alone
+        label="Clock",
+        help_text="How times are written on pages, in the calendar, notifications and emails.",
+    )
     bio = forms.CharField(
         required=False,
         max_length=2000,

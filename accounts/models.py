@@ -47,6 +47,11 @@ class User(AbstractUser):
         LIGHT = "light", "Light"
         DARK = "dark", "Dark"
 
+    class TimeFormat(models.TextChoices):
+        AUTO = "auto", "From my browser's language"
+        H24 = "24", "24-hour (14:00)"
+        H12 = "12", "12-hour (2:00 PM)"
+
     class Plan(models.TextChoices):
         FREE = "free", "Free"
         PREMIUM = "premium", "Premium"
@@ -71,6 +76,10 @@ class User(AbstractUser):
     # re-encoded, metadata dropped); empty = initials are shown instead.
     photo = models.ImageField(upload_to="photos/", blank=True, max_length=200)
     theme = models.CharField(max_length=6, choices=Theme.choices, default=Theme.SYSTEM)
+    # 12- or 24-hour clock everywhere (accounts.clock); "auto" follows the browser.
+    time_format = models.CharField(
+        max_length=4, choices=TimeFormat.choices, default=TimeFormat.AUTO
+    )
     subscription_type = models.CharField(max_length=7, choices=Plan.choices, default=Plan.FREE)
     # Premium lasts while this is in the future; a premium row with no expiry is a
     # staff grant without end.
@@ -150,9 +159,11 @@ class User(AbstractUser):
         return zoneinfo.ZoneInfo(self.timezone)
 
     def local_label(self, moment) -> str:
-        """``moment`` as this user reads it: "Wed Dec 2, 18:00 (Europe/Paris)"."""
-        local = moment.astimezone(self.zone)
-        return f"{local:%a %b} {local.day}, {local:%H:%M} ({self.timezone})"
+        """``moment`` as this user reads it: "Wed Dec 2, 18:00 (Europe/Paris)" (or "6:00 PM"
+        with a 12-hour clock; ``accounts.clock.moment_format``)."""
+        from accounts.clock import moment_format
+
+        return f"{moment_format(moment, user=self, zone=self.zone)} ({self.timezone})"
 
     @property
     def role(self) -> str:

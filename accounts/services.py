@@ -203,6 +203,7 @@ def user_update_profile(
     email: str | None = None,
     base_url: str = "",
     headline: str | None = None,
+    time_format: str | None = None,
 ) -> User:
     """Change the editable profile fields that are given (None = unchanged). A new email is
     unverified until the link mailed to it (``base_url`` + path) is opened."""
@@ -229,6 +230,16 @@ def user_update_profile(
             )
         user.theme = theme
         update_fields.append("theme")
+    if time_format is not None:
+        if time_format not in User.TimeFormat.values:
+            raise ValidationFailed(
+                "Time format must be auto, 24 or 12.",
+                fields={
+                    "time_format": [f'"{time_format}" is not a time format; use auto, 24 or 12.']
+                },
+            )
+        user.time_format = time_format
+        update_fields.append("time_format")
     if bio is not None:
         user.bio = text_clean(bio, field="bio", max_length=2000, required=False)
         update_fields.append("bio")

@@ -107,6 +107,7 @@ def profile(request):
         "role": user.role,
         "timezone": user.timezone,
         "theme": user.theme,
+        "time_format": user.time_format,
         "bio": user.bio,
         "headline": user.headline,
     }
@@ -120,6 +121,7 @@ def profile(request):
                 role=data["role"],
                 timezone_name=data["timezone"],
                 theme=data["theme"],
+                time_format=data["time_format"] or None,
                 bio=data["bio"],
                 base_url=request.build_absolute_uri("/"),
                 headline=data["headline"] if user.is_teacher else None,

@@ -27,6 +27,7 @@ def room(request, booking_id: int):
         "other": booking.learner if is_teacher else booking.teacher,
         "opens": access.opens,
         "closes": access.closes,
+        "is_learner": not is_teacher,
     }
     if access.not_yet:
         return render(request, "meetings/room_waiting.html", context)
@@ -38,7 +39,11 @@ def room(request, booking_id: int):
         "peerName": context["other"].username,
         "iceServers": settings.SKILLLINK_ICE_SERVERS,
         "closesAt": access.closes.isoformat(),
+        "start": booking.start.isoformat(),
         "end": booking.end.isoformat(),
+        # Whether this person is the one who rates the session when it ends (the rating
+        # itself is refused or accepted by the rule, scheduling.rules.booking_actions).
+        "isLearner": not is_teacher,
         "sessionUrl": f"/sessions/{booking.pk}/",
     }
     return render(request, "meetings/room.html", context)

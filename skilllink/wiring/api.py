@@ -25,6 +25,7 @@ class MeOutputSerializer(serializers.Serializer):
     is_staff = serializers.BooleanField()
     timezone = serializers.CharField()
     theme = serializers.CharField()
+    time_format = serializers.CharField()
     bio = serializers.CharField()
     date_joined = serializers.DateTimeField()
     credits = serializers.SerializerMethodField()
@@ -40,6 +41,7 @@ class MeOutputSerializer(serializers.Serializer):
 class MeInputSerializer(BodySerializer):
     timezone = serializers.CharField(max_length=64, required=False)
     theme = serializers.CharField(max_length=10, required=False)
+    time_format = serializers.CharField(max_length=10, required=False)
     bio = serializers.CharField(max_length=2000, required=False, allow_blank=True)
     role = serializers.CharField(max_length=10, required=False)
     email = serializers.CharField(max_length=254, required=False)
@@ -55,7 +57,7 @@ class MeApi(APIView):
     @extend_schema(
         request=MeInputSerializer,
         responses={200: MeOutputSerializer, 400: ErrorSerializer, 401: ErrorSerializer},
-        summary="Change timezone, theme, bio, role or email",
+        summary="Change timezone, theme, time format, bio, role or email",
     )
     def patch(self, request):
         data = MeInputSerializer(data=request.data)
@@ -65,6 +67,7 @@ class MeApi(APIView):
             user=request.user,
             timezone_name=fields.get("timezone"),
             theme=fields.get("theme"),
+            time_format=fields.get("time_format"),
             bio=fields.get("bio"),
             role=fields.get("role"),
             email=fields.get("email"),

@@ -2,7 +2,9 @@
 // Every change goes through the slots API; when the server refuses a move or resize
 // the slot snaps back and the server's reason shows above the calendar.
 import { api } from "./api.js";
-import { NARROW, makeCalendar } from "./calendar-options.js";
+import { hour12 } from "./clock.js";
+import { confirmDialog } from "./confirm-dialog.js";
+import { NARROW, describedEventContent, makeCalendar } from "./calendar-options.js";
 import { showToast } from "./shell.js";
 
 const { DateTime } = window.luxon;
@@ -31,7 +33,8 @@ function formatRange(start, end) {
   // A slot ending at midnight still reads as one day: "Mon 30 Nov, 23:00–00:00".
   const endsAtMidnight = to.hour === 0 && to.minute === 0 && to.minus({ minutes: 1 }).hasSame(from, "day");
   const sameDay = from.hasSame(to, "day") || endsAtMidnight;
-  return `${from.toFormat("ccc d LLL, HH:mm")}–${to.toFormat(sameDay ? "HH:mm" : "ccc d LLL, HH:mm")}`;
+  const time = hour12() ? "h:mm a" : "HH:mm";
+  return `${from.toFormat(`ccc d LLL, ${time}`)}–${to.toFormat(sameDay ? time : `ccc d LLL, ${time}`)}`;
 }
 
 function skillName(slot) {
@@ -153,14 +156,16 @@ const calendar = makeCalendar(calendarEl, zone, {
   eventResize: saveTimes,
   eventClick: openSlotDialog,
   eventDidMount(info) {
-    const { slot } = info.event.extendedProps;
-    if (!slot) return; // the selection's mirror
-    const status = STATUS_LABELS[slot.status] ?? slot.status;
-    const when = formatRange(info.event.start, info.event.end);
-    // A focusable div (FullCalendar adds tabindex for eventClick): name it as the button it is.
-    info.el.setAttribute("role", "button");
-    info.el.setAttribute("aria-label", `${status} slot, ${when}, ${skillName(slot)}`);
+    // A focusable div (FullCalendar adds tabindex for eventClick): it is a button. Its name
+    // is its content (time and skill, then the day and status for screen readers only).
+    if (info.event.extendedProps.slot) info.el.setAttribute("role", "button");
   },
+  eventContent: describedEventContent((arg) => {
+    const { slot } = arg.event.extendedProps;
+    if (!slot) return ""; // the selection's mirror
+    const status = STATUS_LABELS[slot.status] ?? slot.status;
+    return `${status} slot, ${formatRange(arg.event.start, arg.event.end)}`;
+  }),
   windowResize() {
     calendar.setOption("contentHeight", contentHeight());
     const narrow = window.matchMedia(NARROW).matches;
@@ -396,7 +401,13 @@ upcomingRows?.addEventListener("click", async (event) => {
   const button = event.target.closest("[data-delete-slot]");
   if (!button) return;
   const when = button.closest("tr").querySelector("time")?.textContent ?? "this slot";
-  if (!window.confirm(`Delete the slot ${when}?`)) return;
+  const confirmed = await confirmDialog({
+    title: "Delete this slot?",
+    body: `${when} will no longer be offered to learners.`,
+    confirmLabel: "Delete slot",
+    danger: true,
+  });
+  if (!confirmed) return;
   button.disabled = true;
   try {
     await api(`/api/slots/${button.dataset.deleteSlot}/`, { method: "DELETE" });

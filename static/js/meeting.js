@@ -4,10 +4,14 @@
 // - room/media.js: camera, microphone, screen, preview and controls;
 // - room/call.js: the WebRTC connection (perfect negotiation) and presence;
 // - room/chat.js: the chat log and box;
-// - room/assistant.js: the AI assistant panel (sees every frame first).
+// - room/assistant.js: the AI assistant panel (sees every frame first);
+// - room/devices.js: the camera and microphone check (also used by the waiting room);
+// - room/clock.js: elapsed and remaining time; room/rating.js: rating when it ends.
+import { confirmDialog } from "./confirm-dialog.js";
 import { onAssistantFrame } from "./room/assistant.js";
 import { hangUp, onPresence, onSignal } from "./room/call.js";
 import { chatInput, onChatError, renderMessage } from "./room/chat.js";
+import { startClock, stopClock } from "./room/clock.js";
 import {
   callNote,
   cameraButton,
@@ -17,21 +21,44 @@ import {
   showSelf,
   startPreview,
   stopAllMedia,
+  stopMicLevel,
 } from "./room/media.js";
+import { offerRating } from "./room/rating.js";
 import { connect, disconnect, send } from "./room/socket.js";
 import { $, config, note, root, setConnState, state } from "./room/state.js";
 import { showToast } from "./shell.js";
 
-function endRoom(text) {
+function endRoom(text, status = null) {
+  if (state.ended) return;
+  state.ended = true;
+  hangUp();
+  stopAllMedia();
+  disconnect();
+  stopClock();
+  $("[data-room-body]").hidden = true;
+  $("[data-left]").hidden = true;
+  $("[data-prejoin]").hidden = true;
+  $("[data-ended]").hidden = false;
+  $("[data-ended-note]").textContent = text;
+  root.dataset.state = "ended";
+  setConnState("ended", "Session ended");
+  offerRating(status);
+  $("#ended-heading").focus();
+}
+
+// Leaving is not ending: this person's connection closes (the server records that they
+// left) and the session goes on; Rejoin starts over from the camera check.
+function leaveRoom() {
   if (state.ended) return;
   state.ended = true;
   hangUp();
   stopAllMedia();
   disconnect();
   $("[data-room-body]").hidden = true;
-  $("[data-ended]").hidden = false;
-  $("[data-ended-note]").textContent = text;
-  setConnState("ended", "Session ended");
+  $("[data-left]").hidden = false;
+  root.dataset.state = "left";
+  setConnState("left", "You left");
+  $("#left-heading").focus();
 }
 
 function onFrame(frame) {
@@ -60,6 +87,7 @@ function onFrame(frame) {
           : frame.by
             ? `${config.peerName} ended the session.`
             : "The session's time is over.",
+        frame.status,
       );
       break;
     case "room.closed":
@@ -71,9 +99,21 @@ function onFrame(frame) {
   }
 }
 
-$("[data-end]").addEventListener("click", () => {
-  if (confirm("End the session for both of you?")) send({ type: "room.end" });
+$("[data-end]").addEventListener("click", async () => {
+  const confirmed = await confirmDialog({
+    title: "End the session for both of you?",
+    body: `${config.peerName} leaves the room too and it cannot be reopened. To step out and come back, use Leave instead.`,
+    confirmLabel: "End for both",
+    cancelLabel: "Keep going",
+    danger: true,
+  });
+  if (confirmed && !send({ type: "room.end" })) {
+    showToast("Not connected — reconnecting. Try again in a moment.", "error");
+  }
 });
+
+$("[data-leave]").addEventListener("click", leaveRoom);
+$("[data-rejoin]").addEventListener("click", () => location.reload());
 
 $("[data-join]").addEventListener("click", () => {
   if (state.joined) return;
@@ -81,6 +121,7 @@ $("[data-join]").addEventListener("click", () => {
   $("[data-prejoin]").hidden = true;
   $("[data-room-body]").hidden = false;
   root.dataset.state = "joined";
+  stopMicLevel();
   localVideo.srcObject = state.stream;
   pressed(micButton, Boolean(state.micTrack), "Mic on", "Mic off");
   pressed(cameraButton, Boolean(state.cameraTrack), "Camera on", "Camera off");
@@ -103,3 +144,4 @@ $("[data-join]").addEventListener("click", () => {
 });
 
 startPreview();
+startClock();

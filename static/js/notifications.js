@@ -1,5 +1,6 @@
 // The bell: live unread count and list over /ws/notifications/, caught up from the API.
 import { api } from "./api.js";
+import { hour12, timeOptions } from "./clock.js";
 import { liveSocket } from "./live-socket.js";
 import { showToast } from "./shell.js";
 
@@ -10,12 +11,10 @@ const panel = document.querySelector("[data-bell-panel]");
 const list = document.querySelector("[data-bell-list]");
 let panelLoaded = false;
 
-const timeFormat = new Intl.DateTimeFormat(undefined, {
+const timeFormat = new Intl.DateTimeFormat(hour12() ? "en-US" : undefined, {
   month: "short",
   day: "numeric",
-  hour: "2-digit",
-  hourCycle: "h23",
-  minute: "2-digit",
+  ...timeOptions(),
   timeZone: document.body.dataset.timezone || undefined,
 });
 

@@ -1,5 +1,6 @@
 // Page shell: theme toggle (persisted), mobile nav, dismissible flashes, toasts.
 import { api } from "./api.js";
+import { browserHour12 } from "./clock.js";
 
 const THEMES = ["system", "light", "dark"];
 const root = document.documentElement;
@@ -37,6 +38,9 @@ try {
 } catch {
   /* very old browsers: UTC it is */
 }
+
+// And its clock (12- or 24-hour), for accounts whose time format is "auto".
+document.cookie = `clock=${browserHour12() ? "h12" : "h23"}; path=/; max-age=31536000; samesite=lax`;
 
 const navToggle = document.querySelector(".nav-toggle");
 if (navToggle) {

@@ -1,6 +1,6 @@
 // A teacher's open slots, read-only, in the viewer's zone; a slot links to its booking page.
 import { api } from "./api.js";
-import { NARROW, makeCalendar } from "./calendar-options.js";
+import { NARROW, describedEventContent, makeCalendar } from "./calendar-options.js";
 
 const { DateTime } = window.luxon;
 
@@ -59,13 +59,11 @@ if (calendarEl) {
         if (alertRegion) alertRegion.textContent = `Could not load the open times: ${error.message}`;
       }
     },
-    eventDidMount(info) {
-      const start = DateTime.fromJSDate(info.event.start).setZone(zone).setLocale("en");
-      const end = DateTime.fromJSDate(info.event.end).setZone(zone).setLocale("en");
-      const when = `${start.toFormat("cccc d LLLL, HH:mm")} to ${end.toFormat("HH:mm")}`;
-      const label = `${when}, ${info.event.title}`;
-      info.el.setAttribute("aria-label", bookable ? `Book ${label}` : label);
-    },
+    // The day and what the link does, after the visible time and skill (screen readers).
+    eventContent: describedEventContent((arg) => {
+      const day = DateTime.fromJSDate(arg.event.start).setZone(zone).setLocale("en").toFormat("cccc d LLLL");
+      return bookable ? `${day}, book this time` : day;
+    }),
   });
   calendar.render();
 }

@@ -25,7 +25,9 @@ DEFAULT_CONTEXT = {
     "viewport": {"width": 1280, "height": 800},
     "color_scheme": "light",
     "timezone_id": "UTC",
-    "locale": "en-US",
+    # A 24-hour language: accounts whose clock is "auto" (the default) follow the browser,
+    # and the tests read times as "14:00" unless they ask for another locale or a preference.
+    "locale": "en-GB",
 }
 
 

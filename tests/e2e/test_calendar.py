@@ -142,6 +142,10 @@ def test_teacher_drags_moves_resizes_a_slot_and_a_tokyo_learner_sees_it(live_ser
     assert resized.value.status == 200, resized.value.text()
     slot.refresh_from_db()
     assert (slot.start, slot.end) == (at(thursday, 10), at(thursday, 11, 30))
+    # The block's accessible name is its visible text and more, and it followed the resize.
+    expect(event).to_have_accessible_name(
+        re.compile(rf"^10:00 - 11:30 Python ?, Open slot, Thu \d+ \w+, 10:00{DASH}11:30$")
+    )
 
     # 4. Reload: it is where the teacher left it.
     page.reload()
@@ -203,8 +207,8 @@ def test_keyboard_form_dialog_table_and_a_requested_slot_that_cannot_change(
     # The plain form: Wednesday 14:00-15:30 Paris time, Guitar, two weeks running.
     form = page.locator("[data-add-slot-form]")
     form.get_by_label("Date").fill(f"{wednesday:%Y-%m-%d}")
-    form.get_by_label("Starts").fill("14:00")
-    form.get_by_label("Ends").fill("15:30")
+    form.get_by_label("Starts").select_option("14:00")
+    form.get_by_label("Ends").select_option("15:30")
     form.get_by_label("Skill").select_option("guitar")
     form.get_by_label("Repeat weekly for (weeks)").fill("2")
     with page.expect_response(
@@ -235,10 +239,21 @@ def test_keyboard_form_dialog_table_and_a_requested_slot_that_cannot_change(
     first.refresh_from_db()
     assert first.skill is None
 
-    # Delete the second week's slot from the table (after the browser's confirm).
-    page.once("dialog", lambda confirm: confirm.accept())
+    # Delete the second week's slot from the table, after the page's own confirmation
+    # (never the browser's confirm()): Escape keeps it, "Delete slot" deletes it.
+    page.on("dialog", lambda native: pytest.fail(f"browser dialog: {native.message}"))
+    delete_button = page.locator(f'[data-delete-slot="{second.pk}"]')
+    delete_button.click()
+    confirm = page.locator("[data-confirm-dialog]")
+    expect(confirm).to_be_visible()
+    expect(confirm.get_by_role("button", name="Cancel")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(confirm).to_have_count(0)
+    expect(delete_button).to_be_focused()
+    assert AvailabilitySlot.objects.filter(pk=second.pk).exists()
+    delete_button.click()
     with page.expect_response(lambda r: r.request.method == "DELETE") as deleted:
-        page.locator(f'[data-delete-slot="{second.pk}"]').click()
+        page.locator("[data-confirm-dialog]").get_by_role("button", name="Delete slot").click()
     assert deleted.value.status == 204
     expect(page.locator(f'[data-slot-row="{second.pk}"]')).to_have_count(0)
     assert not AvailabilitySlot.objects.filter(pk=second.pk).exists()

@@ -65,8 +65,8 @@ def test_the_cost_shows_before_booking_and_the_teachers_balance_rises_live(start
     page.goto(f"{server.url}/sessions/{booking.pk}/room/")
     page.get_by_role("button", name="Join now").click()
     expect(page.locator("[data-room]")).to_have_attribute("data-socket", "open")
-    page.once("dialog", lambda dialog: dialog.accept())
-    page.get_by_role("button", name="End session").click()
+    page.get_by_role("button", name="End for both").click()
+    page.get_by_role("dialog").get_by_role("button", name="End for both").click()
     expect(page.locator("[data-ended]")).to_be_visible()
 
     # 6 to 7 minutes together: the teacher's header shows it without a reload.

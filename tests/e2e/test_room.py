@@ -247,15 +247,13 @@ def test_two_browsers_talk_chat_toggle_camera_and_end(room_server, new_page):
         expect(page.locator("[data-remote-placeholder]")).to_be_hidden()
         expect(page.locator(STATUS)).to_have_text("Connected")
 
-    # --- The learner ends the session (after confirming); both see it ended. ---
-    dialogs = []
-
-    def accept(dialog):
-        dialogs.append(dialog.message)
-        dialog.accept()
-
-    learner_page.on("dialog", accept)
-    learner_page.locator("[data-end]").click()
+    # --- The learner ends the session (after confirming in the page's own dialog, never
+    # the browser's); both see it ended. ---
+    learner_page.on("dialog", lambda native: pytest.fail(f"browser dialog: {native.message}"))
+    learner_page.get_by_role("button", name="End for both").click()
+    confirm = learner_page.get_by_role("dialog", name="End the session for both of you?")
+    expect(confirm).to_be_visible()
+    confirm.get_by_role("button", name="End for both").click()
     expect(teacher_page.locator("[data-ended]")).to_be_visible()
     expect(teacher_page.locator("[data-ended-note]")).to_have_text(
         f"{learner.username} ended the session."
@@ -264,7 +262,8 @@ def test_two_browsers_talk_chat_toggle_camera_and_end(room_server, new_page):
     expect(teacher_page.locator(STATUS)).to_have_text("Session ended")
     expect(learner_page.locator("[data-ended]")).to_be_visible()
     expect(learner_page.locator("[data-ended-note]")).to_have_text("You ended the session.")
-    assert dialogs == ["End the session for both of you?"]
+    # The teacher is not asked to rate; the learner is (tested in test_room_controls.py).
+    expect(teacher_page.locator("[data-rate-form]")).to_have_count(0)
     ended = Booking.objects.get(pk=booking.pk)
     assert ended.status == "completed"
     assert ended.ended_by_id == learner.pk

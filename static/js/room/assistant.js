@@ -6,15 +6,11 @@
 // assistant.state carries the same after an outage of the server's live delivery),
 // assistant.started / .delta / .done / .error (whole room) and assistant.quota (the asker).
 import { enhanceCodeBlocks } from "../code-copy.js";
+import { timeFormatter } from "../clock.js";
 import { send } from "./socket.js";
 import { config } from "./state.js";
 
-const timeFormat = new Intl.DateTimeFormat(undefined, {
-  hour: "2-digit",
-  minute: "2-digit",
-  hourCycle: "h23",
-  timeZone: document.body.dataset.timezone || undefined,
-});
+const timeFormat = timeFormatter();
 
 function roomAssistant({ userId }) {
   const panel = document.querySelector("[data-assistant-panel]");

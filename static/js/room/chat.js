@@ -1,5 +1,6 @@
 // The room's chat: messages in id order (caught-up ones may arrive late), links made
 // clickable as text (never HTML), Enter to send, refused messages back in the box.
+import { timeFormatter } from "../clock.js";
 import { send } from "./socket.js";
 import { $, config, note, state } from "./state.js";
 
@@ -8,12 +9,7 @@ export const chatInput = $("[data-chat-input]");
 const chatError = $("[data-chat-error]");
 const chatForm = $("[data-chat-form]");
 
-const timeFormat = new Intl.DateTimeFormat(undefined, {
-  hour: "2-digit",
-  minute: "2-digit",
-  hourCycle: "h23",
-  timeZone: document.body.dataset.timezone || undefined,
-});
+const timeFormat = timeFormatter();
 
 const URL_PATTERN = /(https?:\/\/[^\s<>"']+)/g;
 

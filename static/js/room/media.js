@@ -1,6 +1,7 @@
 // Camera, microphone and screen: the pre-join preview with device choice, and the call
 // controls (mic, camera, share screen). What goes out is replaced on the live connection.
 import { videoTransceiver } from "./call.js";
+import { describeMediaError, fillDeviceLists, getMedia as getUserMediaWith, levelMeter, remember } from "./devices.js";
 import { $, note, state } from "./state.js";
 
 const preview = $("[data-preview]");
@@ -13,43 +14,10 @@ export const micButton = $("[data-toggle-mic]");
 export const cameraButton = $("[data-toggle-camera]");
 const screenButton = $("[data-toggle-screen]");
 
-export function describeMediaError(error) {
-  if (error?.name === "NotAllowedError" || error?.name === "SecurityError") {
-    return "Camera and microphone are blocked for this site, so the other person can't see or hear you. Chat still works; allow access in the browser and reload to join with video.";
-  }
-  if (error?.name === "NotFoundError" || error?.name === "OverconstrainedError") {
-    return "No camera or microphone was found. Chat still works.";
-  }
-  if (error?.name === "NotReadableError") {
-    return "Your camera or microphone is in use by another app. Chat still works.";
-  }
-  return `Camera and microphone are unavailable (${error?.message || error}). Chat still works.`;
-}
+const micLevel = levelMeter($("[data-mic-level]"));
 
-async function getMedia({ audio = true, video = true } = {}) {
-  const constraintsFor = (wantAudio, wantVideo) => ({
-    audio: wantAudio && (micSelect.value ? { deviceId: { exact: micSelect.value } } : true),
-    video: wantVideo && (cameraSelect.value ? { deviceId: { exact: cameraSelect.value } } : true),
-  });
-  try {
-    return await navigator.mediaDevices.getUserMedia(constraintsFor(audio, video));
-  } catch (error) {
-    if (!(audio && video)) throw error;
-    // One device may work without the other.
-    for (const [onlyAudio, missing] of [
-      [true, "camera"],
-      [false, "microphone"],
-    ]) {
-      try {
-        const stream = await navigator.mediaDevices.getUserMedia(constraintsFor(onlyAudio, !onlyAudio));
-        note(mediaNote, `Your ${missing} is unavailable (${error.name}); continuing without it.`);
-        return stream;
-      } catch {
-        /* try the other one */
-      }
-    }
-    throw error;
-  }
+function getMedia({ audio = true, video = true } = {}) {
+  return getUserMediaWith({ audio, video, cameraSelect, micSelect, onPartial: (text) => note(mediaNote, text) });
 }
 
 function adoptStream(stream) {
@@ -62,22 +30,7 @@ function adoptStream(stream) {
   for (const track of stream.getTracks()) state.stream.addTrack(track);
   preview.srcObject = state.stream;
   localVideo.srcObject = state.stream;
-}
-
-async function fillDeviceLists() {
-  if (!navigator.mediaDevices?.enumerateDevices) return;
-  const devices = await navigator.mediaDevices.enumerateDevices();
-  for (const [select, kind] of [
-    [cameraSelect, "videoinput"],
-    [micSelect, "audioinput"],
-  ]) {
-    const current = select.value;
-    select.replaceChildren(new Option(kind === "videoinput" ? "Default camera" : "Default microphone", ""));
-    devices
-      .filter((device) => device.kind === kind)
-      .forEach((device, index) => select.append(new Option(device.label || `${kind === "videoinput" ? "Camera" : "Microphone"} ${index + 1}`, device.deviceId)));
-    select.value = current;
-  }
+  micLevel.watch(state.stream);
 }
 
 export async function startPreview() {
@@ -91,11 +44,23 @@ export async function startPreview() {
   } catch (error) {
     note(mediaNote, describeMediaError(error));
   }
-  await fillDeviceLists().catch(() => {});
+  await fillDeviceLists(cameraSelect, micSelect).catch(() => {});
 }
 
-cameraSelect.addEventListener("change", startPreview);
-micSelect.addEventListener("change", startPreview);
+for (const [select, kind] of [
+  [cameraSelect, "videoinput"],
+  [micSelect, "audioinput"],
+]) {
+  select.addEventListener("change", () => {
+    remember(kind, select.value);
+    startPreview();
+  });
+}
+
+/** The pre-join meter stops once in the call (the mic button shows the state there). */
+export function stopMicLevel() {
+  micLevel.stop();
+}
 
 // --- Controls ----------------------------------------------------------------------------
 
@@ -197,5 +162,6 @@ screenButton.addEventListener("click", async () => {
 });
 
 export function stopAllMedia() {
+  micLevel.stop();
   for (const track of [...state.stream.getTracks(), state.screenTrack].filter(Boolean)) track.stop();
 }
