@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from accounts.clock import moment_format
 from accounts.models import TeacherSkill
 from accounts.selectors import skills_taught
 from accounts.services import PREMIUM_PERIOD, premium_price, subscription_upgrade
@@ -370,7 +371,10 @@ def upgrade_confirm(request):
             messages.error(request, error.detail)
         else:
             expiry = timezone.localtime(request.user.subscription_expiry)
-            messages.success(request, f"You're premium until {expiry:%b %d, %Y %H:%M}.")
+            messages.success(
+                request,
+                f"You're premium until {moment_format(expiry, style='long', user=request.user)}.",
+            )
             return redirect(next_url or reverse("scheduling:upgrade"))
     plan = plan_summary(user=request.user)
     now = timezone.now()

@@ -9,8 +9,17 @@ BEFORE = [("accounts", "0005_teacherskill_score_set_by_credits")]
 AFTER = [("accounts", "0006_user_identity_hardening")]
 
 
+@pytest.fixture
+def back_to_latest():
+    """Leave the schema as every other test expects it: all migrations applied."""
+    yield
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
 @pytest.mark.django_db(transaction=True)
-def test_migration_keeps_existing_users_and_their_look_alike_names():
+def test_migration_keeps_existing_users_and_their_look_alike_names(back_to_latest):
     executor = MigrationExecutor(connection)
     executor.migrate(BEFORE)
     old = executor.loader.project_state(BEFORE).apps.get_model("accounts", "User")

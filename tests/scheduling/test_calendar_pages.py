@@ -34,9 +34,10 @@ def logged_in(client, user):
 
 
 def local_label(moment: datetime, zone: str) -> str:
-    """What the pages print for a moment (Django's ``D j M, H:i``) in ``zone``."""
+    """What the pages print for a moment in ``zone``: the one format of every page
+    ("Sun Dec 6, 04:00"; a 24-hour clock unless the viewer chose 12)."""
     local = moment.astimezone(zoneinfo.ZoneInfo(zone))
-    return f"{local:%a} {local.day} {local:%b, %H:%M}"
+    return f"{local:%a %b} {local.day}, {local:%H:%M}"
 
 
 def rate(teacher, stars: int, feedback: str = "") -> None:
@@ -104,7 +105,7 @@ def test_learner_on_availability_gets_the_explanation_with_a_link_to_the_profile
     assert "Availability is for teachers" in html
     assert f'href="{reverse("accounts:profile")}"' in html
     assert "data-availability-calendar" not in html
-    assert "fullcalendar" not in html
+    assert "fullcalendar/index.global" not in html  # no calendar script for a learner
 
 
 def test_teacher_without_skills_is_told_to_add_some_and_may_still_offer_any_skill_slots(client):
