@@ -73,6 +73,7 @@ def render_site(
     worker_addresses: list[str],
     listen: str,
     static_root: str,
+    media_root: str = str(BASE_DIR / "media"),
     server_name: str = "_",
     upstream_header: bool = False,
     access_log: str = "/var/log/nginx/skilllink.access.log",
@@ -90,6 +91,7 @@ def render_site(
         listen=listen,
         server_name=server_name,
         static_root=static_root.rstrip("/"),
+        media_root=media_root.rstrip("/"),
         extra_headers=extra,
         access_log=access_log,
     )
@@ -215,6 +217,7 @@ class Cluster:
         port: int | None = None,
         redis_prefix: str = "skilllink-cluster",
         static_root: Path | None = None,
+        media_root: Path | None = None,
         sweep: bool = True,
         extra_env: dict[str, str] | None = None,
         upstream_header: bool = True,
@@ -229,6 +232,7 @@ class Cluster:
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}"
         self.static_root = static_root or BASE_DIR / "staticfiles"
+        self.media_root = media_root or Path(os.environ.get("MEDIA_ROOT") or BASE_DIR / "media")
         self.env = {
             **{k: v for k, v in os.environ.items() if k not in {"DJANGO_ALLOW_ASYNC_UNSAFE"}},
             "DJANGO_SETTINGS_MODULE": "skilllink.settings",
@@ -239,6 +243,7 @@ class Cluster:
             "REDIS_PREFIX": redis_prefix,
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "STATIC_ROOT": str(self.static_root),
+            "MEDIA_ROOT": str(self.media_root),
             "SECURE_SSL_REDIRECT": "0",  # plain HTTP on loopback; TLS ends at nginx in production
             "SECURE_HSTS_SECONDS": "0",
             "FORWARDED_ALLOW_IPS": "127.0.0.1",
@@ -289,6 +294,7 @@ class Cluster:
             worker_addresses=[w.address for w in self.workers],
             listen=f"127.0.0.1:{self.port}",
             static_root=str(self.static_root),
+            media_root=str(self.media_root),
             upstream_header=self.upstream_header,
             access_log=str(self.directory / "access.log"),
         )
@@ -401,6 +407,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--first-worker-port", type=int, default=8001)
     parser.add_argument("--static-root", default=str(BASE_DIR / "staticfiles"))
+    parser.add_argument("--media-root", default=str(BASE_DIR / "media"))
     parser.add_argument("--server-name", default="_")
     args = parser.parse_args(argv)
 
@@ -412,6 +419,7 @@ def main(argv: list[str] | None = None) -> int:
                 ],
                 listen="80",
                 static_root=args.static_root,
+                media_root=args.media_root,
                 server_name=args.server_name,
             )
         )
@@ -430,6 +438,7 @@ def main(argv: list[str] | None = None) -> int:
         workers=args.workers,
         port=args.port,
         static_root=Path(args.static_root),
+        media_root=Path(args.media_root),
     )
     stopping = False
 

@@ -59,8 +59,11 @@ def nginx_cluster(django_db_setup, django_db_blocker):
              "STATIC_ROOT": str(static_root), "ALLOWED_HOSTS": "127.0.0.1"},
         check=True,
     )  # fmt: skip
+    media_root = Path(tempfile.mkdtemp(prefix="skilllink-media-"))
+    media_root.chmod(0o755)
     cluster = Cluster(
         static_root=static_root,
+        media_root=media_root,
         database_url=database_url,
         redis_url=url,
         secret_key=settings.SECRET_KEY,
@@ -74,6 +77,7 @@ def nginx_cluster(django_db_setup, django_db_blocker):
     finally:
         print(cluster.logs())
         shutil.rmtree(static_root, ignore_errors=True)
+        shutil.rmtree(media_root, ignore_errors=True)
 
 
 @pytest.fixture
@@ -289,3 +293,39 @@ async def test_feed_and_socket_tokens_are_redacted_in_every_access_log(cluster):
         assert feed_token not in text, name
         assert "not-a-real-token" not in text, name
         assert jwt not in text, name
+
+
+async def test_an_uploaded_photo_is_served_by_nginx_and_never_sniffed(cluster, settings):
+    """Photos are written by the app (accounts.services.user_photo_set) into MEDIA_ROOT,
+    which the workers and nginx share; nginx serves them at /media/."""
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    from accounts.services import user_photo_set
+    from tests.factories import make_teacher
+
+    settings.MEDIA_ROOT = str(cluster.media_root)  # as the workers have it
+    teacher = await database_sync_to_async(make_teacher)()
+    png = io.BytesIO()
+    Image.new("RGB", (200, 200), "orange").save(png, "PNG")
+    picture = SimpleUploadedFile("me.png", png.getvalue(), "image/png")
+    await database_sync_to_async(user_photo_set)(user=teacher, upload=picture)
+    await database_sync_to_async(teacher.refresh_from_db)()
+
+    def fetch(path: str):
+        connection = http.client.HTTPConnection("127.0.0.1", cluster.port, timeout=10)
+        try:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            return response.status, dict(response.getheaders()), response.read()
+        finally:
+            connection.close()
+
+    status, headers, body = await asyncio.to_thread(fetch, teacher.photo.url)
+    assert status == 200, (teacher.photo.url, cluster.logs())
+    assert body[:3] == b"\xff\xd8\xff"  # re-encoded as JPEG
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert "sandbox" in headers["Content-Security-Policy"]
+    assert (await asyncio.to_thread(fetch, "/media/../skilllink/settings.py"))[0] in (400, 404)
