@@ -2,7 +2,7 @@
 upgrade page. (A session's own page composes chat and ratings: it lives in the wiring,
 ``skilllink.wiring.pages``.)"""
 
-from datetime import timedelta
+from datetime import time, timedelta
 from urllib.parse import quote, urlencode
 
 from django import forms
@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from accounts.clock import moment_format
+from accounts.clock import moment_format, quarter_hours
 from accounts.models import TeacherSkill
 from accounts.selectors import skills_taught
 from accounts.services import PREMIUM_PERIOD, premium_price, subscription_upgrade
@@ -47,6 +47,10 @@ class BookingForm(forms.Form):
     )
 
 
+def _clock_value(value: str) -> time:
+    return time.fromisoformat(value)
+
+
 class MatchForm(forms.Form):
     """What "Find me a teacher" asks: a skill (none preselected), a window and, optionally,
     a time of day (the viewer's zone, every day of the window)."""
@@ -60,15 +64,13 @@ class MatchForm(forms.Form):
         label="Until",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
-    day_start = forms.TimeField(
-        required=False,
-        label="Only from (time of day)",
-        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+    # Quarter hours labelled in the viewer's clock (24- or 12-hour, their preference): a
+    # browser's <input type="time"> follows its own locale instead.
+    day_start = forms.TypedChoiceField(
+        required=False, label="Only from (time of day)", coerce=_clock_value, empty_value=None
     )
-    day_end = forms.TimeField(
-        required=False,
-        label="to",
-        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+    day_end = forms.TypedChoiceField(
+        required=False, label="to", coerce=_clock_value, empty_value=None
     )
     message = forms.CharField(
         required=False,
@@ -82,6 +84,9 @@ class MatchForm(forms.Form):
         self.fields["skill"].choices = [("", "Choose a skill…")] + [
             (s.slug, s.name) for s in skills_taught()
         ]
+        hours = quarter_hours()
+        self.fields["day_start"].choices = [("", "Any time"), *hours]
+        self.fields["day_end"].choices = [("", "Any time"), *hours]
 
     def clean(self):
         data = super().clean()

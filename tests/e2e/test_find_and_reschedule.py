@@ -72,8 +72,8 @@ def test_find_proposes_within_the_time_of_day_and_books_only_on_confirm(live_ser
     skill.select_option("python")
     page.get_by_label("From", exact=True).fill(shown(berlin(1, 0), "Y-m-d\\TH:i"))
     page.get_by_label("Until").fill(shown(berlin(5, 0), "Y-m-d\\TH:i"))
-    page.get_by_label("Only from (time of day)").fill("18:00")
-    page.get_by_label("to", exact=True).fill("21:00")
+    page.get_by_label("Only from (time of day)").select_option("18:00")
+    page.get_by_label("to", exact=True).select_option("21:00")
     page.get_by_role("button", name="Show the best match").click()
 
     proposal = page.locator("[data-proposal]")
