@@ -77,7 +77,7 @@ def test_learner_books_teacher_accepts_and_both_pages_update_live(live_server_ur
     slot_link = learner_page.locator(f'.slot-links a[href="/book/{slot.pk}/"]')
     # Listed under its day (in New York), the day repeated for screen readers.
     expect(slot_link).to_contain_text(local(slot.start, NEW_YORK, "H:i"))
-    expect(slot_link).to_contain_text(local(slot.start, NEW_YORK, "D j M"))
+    expect(slot_link).to_contain_text(local(slot.start, NEW_YORK, "D M j"))
     slot_link.click()
     expect(learner_page).to_have_url(f"{base}/book/{slot.pk}/")
     expect(learner_page.get_by_role("heading", name="Book a session")).to_be_visible()
@@ -104,7 +104,7 @@ def test_learner_books_teacher_accepts_and_both_pages_update_live(live_server_ur
     expect(dashboard_sessions.locator(".subhead").first).to_have_text("Waiting for your answer")
     expect(waiting_row).to_contain_text("maya wants Guitar")
     expect(waiting_row.locator(".session-when time")).to_have_text(
-        local(slot.start, BERLIN, "D M j · H:i")
+        local(slot.start, BERLIN, "D M j, H:i")
     )
     expect(badge).to_be_visible()
     expect(badge).to_have_text(str(unread_before + 1))

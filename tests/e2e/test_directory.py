@@ -50,7 +50,7 @@ def test_a_visitor_browses_teachers_picks_a_time_logs_in_and_comes_back_to_that_
     expect(card.locator(".avatar")).to_have_text("K")  # no photo yet: initials
     expect(card.get_by_role("link", name=re.compile(r"^Book a time with kenji"))).to_be_visible()
     time_button = card.locator(f'a.time-button[href="/book/{slot.pk}/"]')
-    expect(time_button).to_contain_text(local(slot.start, NEW_YORK, "D j M, H:i"))
+    expect(time_button).to_contain_text(local(slot.start, NEW_YORK, "D M j, H:i"))
 
     # The profile has its own URL by name; the old one by id leads there.
     page.goto(f"{base}/teachers/{teacher.pk}/")
