@@ -104,6 +104,24 @@ def _skill(slug: str) -> Skill:
     return skill
 
 
+def _search_checked(
+    learner: User,
+    skill_slug: str,
+    window_start: datetime,
+    window_end: datetime,
+    day_start: time | None,
+    day_end: time | None,
+    now: datetime,
+) -> Skill:
+    """The checks a search starts with, shared by ``match_request`` and ``match_propose``:
+    a learner, a sound window and time of day, a known skill (returned)."""
+    if not learner.is_learner:
+        raise Forbidden("Only learners can ask for a match.")
+    _check_window(window_start, window_end, now)
+    _check_day_range(day_start, day_end)
+    return _skill(skill_slug)
+
+
 def _match_notices(booking: Booking) -> list[tuple[User, dict[str, str]]]:
     return [
         (
@@ -138,11 +156,7 @@ def match_request(
     409 ``match_duplicate`` when one for the skill and an overlapping window already waits).
     ``day_start``/``day_end``: only slots inside that time of day (the learner's zone)."""
     now = now or timezone.now()
-    if not learner.is_learner:
-        raise Forbidden("Only learners can ask for a match.")
-    _check_window(window_start, window_end, now)
-    _check_day_range(day_start, day_end)
-    skill = _skill(skill_slug)
+    skill = _search_checked(learner, skill_slug, window_start, window_end, day_start, day_end, now)
     # The rules of booking_request, checked once for all candidates: under the lock,
     # the quota here, and own slot, past, skill fit and overlap in the candidate query.
     learner_lock(learner)
@@ -248,11 +262,7 @@ def match_propose(
     passed over, as there.
     """
     now = now or timezone.now()
-    if not learner.is_learner:
-        raise Forbidden("Only learners can ask for a match.")
-    _check_window(window_start, window_end, now)
-    _check_day_range(day_start, day_end)
-    skill = _skill(skill_slug)
+    skill = _search_checked(learner, skill_slug, window_start, window_end, day_start, day_end, now)
     quota_check(learner=learner, now=now)
     available = credits_summary(user=learner)["available"]
     reason = f"No {skill.name} teacher is free then."
