@@ -123,7 +123,7 @@ class LogoutApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
-    class LogoutInputSerializer(serializers.Serializer):
+    class LogoutInputSerializer(BodySerializer):
         refresh = serializers.CharField(max_length=2000)
 
     @extend_schema(
@@ -148,7 +148,7 @@ class EmailVerifyApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
-    class EmailVerifyInputSerializer(serializers.Serializer):
+    class EmailVerifyInputSerializer(BodySerializer):
         token = serializers.CharField(max_length=1000)
 
     @extend_schema(

@@ -220,6 +220,8 @@ def test_a_booking_for_a_slot_id_beyond_64_bits_is_a_400():
         ("/api/me/skills/", {"skill": "Go", "blurb": 0}, "blurb"),  # a number for text
         ("/api/assistant/ask/", {"prompt": 0}, "prompt"),
         ("/api/assistant/ask/", {"prompt": "hi", "include_chat": 0}, "include_chat"),
+        ("/api/auth/logout/", {"refresh": 0}, "refresh"),
+        ("/api/auth/verify-email/", {"token": 12345}, "token"),
     ],
 )
 def test_a_body_value_of_the_wrong_json_type_is_refused(settings, url, body, field):
