@@ -467,6 +467,10 @@ uvloop in a separate process. Details in each module's docstring.
 - **assistant** (`bench/assistant.py`): a fake Gemini server streams answers; what our
   streaming adds from its first chunk to the first `assistant.delta` on each socket,
   and chat latency beside streaming answers.
+- **before/after a change** (`bench/commits.py`, not part of `make bench`): the in-process
+  match and booking requests of this tree beside another commit's, alternating in one
+  run. `bench/results-ledger.md` is the credit ledger's record (issue 12): the commit
+  before the ledger against the ledger with its query cuts.
 
 The load average (1 minute) before and after says how busy the shared machine was:
 above ~2 on these 2 cores every wall-clock figure is inflated; ratios measured in

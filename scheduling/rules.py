@@ -21,6 +21,7 @@ from functools import cache
 from django.conf import settings
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models.expressions import Combinable
 
 from accounts.models import Skill, TeacherSkill, User
 from credits.selectors import credits_price
@@ -300,9 +301,10 @@ def slot_of_a_teacher_of_skill_fits_q(skill_id: int) -> Q:
 # --- Overlap -------------------------------------------------------------------------------
 
 
-def overlapping_q(*, start: datetime, end: datetime) -> Q:
+def overlapping_q(*, start: datetime | Combinable, end: datetime | Combinable) -> Q:
     """Rows (slots, bookings) whose [start, end) overlaps [start, end). No slot or session
-    is longer than SLOT_MAX_LENGTH, so the redundant lower bound lets an index range-scan."""
+    is longer than SLOT_MAX_LENGTH, so the redundant lower bound lets an index range-scan.
+    ``start``/``end`` may be expressions (``OuterRef`` to the row of an outer query)."""
     return Q(start__lt=end, end__gt=start, start__gt=start - SLOT_MAX_LENGTH)
 
 

@@ -153,8 +153,8 @@ def match_candidates(
     """One tier's candidates for ``selectors.open_slots_for_skill``: of ``teacher_ids``, or
     (None) of every bookable teacher of the skill scoring at most ``score_at_most`` but the
     learner; with ``day_ranges`` only slots lying wholly inside one of those [from, until)
-    (``scheduling.rules.day_ranges``). Slots come with ``teacher`` (username and time zone
-    loaded) and ``score``."""
+    (``scheduling.rules.day_ranges``). Slots come with ``teacher`` (username, time zone and
+    clock preference loaded) and ``score``."""
     window_start, window_end = window
     adapt = connection.ops.adapt_datetimefield_value
     taken = list(Booking.SLOT_TAKEN_STATUSES)
@@ -208,7 +208,7 @@ def match_candidates(
     # Only placeholders and fixed names are formatted in; every value travels as a param.
     sql = (
         'SELECT s.id, s.teacher_id, s.skill_id, s.start, s."end", s.created_at, ts.score,'  # noqa: S608
-        " t.username, t.timezone"
+        " t.username, t.timezone, t.time_format"
         " FROM scheduling_availabilityslot s JOIN accounts_teacherskill ts"
         " ON ts.teacher_id = s.teacher_id AND ts.skill_id = %s"
         " JOIN accounts_user t ON t.id = s.teacher_id"
@@ -219,7 +219,8 @@ def match_candidates(
     )
     # Prepared on PostgreSQL (the text is constant), so it is not planned per request.
     db = connection.alias
-    for pk, teacher_id, skill, begins, ends, created, score, username, zone in fetch(sql, params):
+    rows = fetch(sql, params)
+    for pk, teacher_id, skill, begins, ends, created, score, username, zone, clock in rows:
         slot = AvailabilitySlot.from_db(
             db,
             ["id", "teacher_id", "skill_id", "start", "end", "created_at"],
@@ -228,6 +229,6 @@ def match_candidates(
         slot.score = score
         # The teacher as booking needs it (the other fields load if anything asks).
         slot.teacher = User.from_db(
-            db, ["id", "username", "timezone"], [teacher_id, username, zone]
+            db, ["id", "username", "timezone", "time_format"], [teacher_id, username, zone, clock]
         )
         yield slot

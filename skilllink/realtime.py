@@ -4,7 +4,9 @@ Group names come from one function per kind so producers and consumers agree.
 """
 
 import logging
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -75,7 +77,40 @@ def send_all_now(messages: Sequence[tuple[str, dict[str, Any]]]) -> None:
 
 
 def send_all_on_commit(messages: Sequence[tuple[str, dict[str, Any]]]) -> None:
-    """``send_on_commit`` for several ``(group, event)`` pairs: sent in order, in one hop."""
+    """``send_on_commit`` for several ``(group, event)`` pairs: sent in order, in one hop
+    (inside ``pushes_in_one_hop``, in that block's one hop)."""
     messages = list(messages)
-    if messages:
+    if not messages:
+        return
+    outbox = getattr(_batch, "outbox", None)
+    if outbox is None:
         transaction.on_commit(lambda: send_all_now(messages))
+    else:
+        # Collected once the transaction commits: a savepoint rolled back drops its pushes.
+        transaction.on_commit(lambda: outbox.extend(messages))
+
+
+_batch = threading.local()
+
+
+@contextmanager
+def pushes_in_one_hop() -> Iterator[None]:
+    """Every push registered inside the block goes out after commit in one hop, in order.
+
+    A service whose writes push from several places (a booking's update and notification, the
+    ledger's balance) costs one hop to the event loop instead of one per place; a hop is a
+    thread switch in the server (a new event loop in a management command). Use inside the
+    transaction; nested blocks join the outermost. Nothing is sent if the block raises or
+    the transaction rolls back.
+    """
+    if getattr(_batch, "outbox", None) is not None:
+        yield
+        return
+    outbox: list[tuple[str, dict[str, Any]]] = []
+    _batch.outbox = outbox
+    try:
+        yield
+    finally:
+        _batch.outbox = None
+    # Registered after every collecting callback, so it runs after them all.
+    transaction.on_commit(lambda: send_all_now(outbox) if outbox else None)

@@ -30,6 +30,7 @@ from scheduling.services.bookings import (
     learner_lock,
 )
 from skilllink.errors import AppError, Conflict, Forbidden, NotFound, ValidationFailed
+from skilllink.realtime import pushes_in_one_hop
 
 MAX_WINDOW = timedelta(days=60)
 MAX_CANDIDATES = 25
@@ -141,6 +142,7 @@ def _match_notices(booking: Booking) -> list[tuple[User, dict[str, str]]]:
 
 
 @transaction.atomic
+@pushes_in_one_hop()
 def match_request(
     *,
     learner: User,
