@@ -90,4 +90,4 @@ cluster: venv assets
 	$(BIN)/python -m deploy.cluster --workers $(WORKERS) --port $(CLUSTER_PORT)
 
 clean:
-	rm -rf $(VENV) node_modules staticfiles test-db.sqlite3
+	rm -rf $(VENV) node_modules staticfiles test-db*.sqlite3*

@@ -1,4 +1,5 @@
-"""skilllink.db: PostgreSQL timestamps read by psycopg's C loader give Django's values."""
+"""skilllink.db and the database settings: PostgreSQL timestamps read by psycopg's C loader give
+Django's values; SQLite runs with a write-ahead log."""
 
 import datetime
 
@@ -92,3 +93,15 @@ def test_fetch_prepares_fixed_reads_on_postgres_and_logs_them():
             ["SELECT $1 + 1, $2"],
         )
         assert cursor.fetchone()[0] == 1
+
+
+def test_sqlite_files_run_with_a_write_ahead_log_and_normal_syncs():
+    """A commit appends to the log instead of syncing the database file twice
+    (bench/results-ledger.md); readers and the writer no longer wait for each other."""
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's journal (the PostgreSQL run has its own write-ahead log)")
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA journal_mode")
+        assert cursor.fetchone()[0] == "wal"
+        cursor.execute("PRAGMA synchronous")
+        assert cursor.fetchone()[0] == 1  # NORMAL
