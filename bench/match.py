@@ -74,7 +74,7 @@ def _direct_bookings(data: Dataset, clients, rng, *, backend: str, warmup: int) 
         "booking: POST /api/bookings/ (in-process, for notify)",
         backend,
         timings.samples_ms,
-        None,
+        TARGET_MS,  # issue 12: the ledger's hold is in this path
         f"{timings.note_cpu()}, {timings.note_queries()}, {timings.note_statuses()}",
     )
 
