@@ -59,17 +59,14 @@ def prepare_database(path: Path) -> str:
     import django
 
     django.setup()
-    from django.conf import settings
     from django.core.management import call_command
 
     from accounts.models import Notification, User
     from accounts.services import notification_send
 
     call_command("migrate", verbosity=0, interactive=False)
-    # Granted below, a month back, so the history reads in order.
-    grant, settings.CREDITS_SIGNUP_GRANT = settings.CREDITS_SIGNUP_GRANT, 0
+    # With the sign-up grants: seed_demo's requests hold credits.
     call_command("seed_demo", verbosity=0)
-    settings.CREDITS_SIGNUP_GRANT = grant
     credit_history()
     ada = User.objects.get(username="ada")
     for kind, title, body, link in NOTIFICATIONS:
@@ -82,25 +79,28 @@ def prepare_database(path: Path) -> str:
 
 def credit_history() -> None:
     """A few weeks of credits for ada (teaching noah and maya), so the Credits page has a
-    history and a chart: the ledger writes only the present, so each transfer is given its
-    moment. Booking ids are made up (their session links lead nowhere here)."""
+    history and a chart: each transfer is given its moment (the ledger is append-only, so
+    the sign-up grants seed_demo made stay dated now; the learners' past sessions are paid
+    from credits staff gave them a month back). Booking ids are made up (their session
+    links lead nowhere here)."""
     from datetime import timedelta
 
     from django.utils import timezone
 
     from accounts.models import User
-    from credits.services import (
-        credits_adjust,
-        credits_grant_signup,
-        credits_hold,
-        credits_settle,
-    )
+    from credits.services import credits_adjust, credits_hold, credits_settle
 
     ada, noah, maya = (User.objects.get(username=n) for n in ("ada", "noah", "maya"))
     admin = User.objects.get(username="admin")
     now = timezone.now()
-    for user in User.objects.all():
-        credits_grant_signup(user=user, now=now - timedelta(days=30))
+    for learner in (noah, maya):
+        credits_adjust(
+            user=learner,
+            amount=240,
+            reason="Credits for the demo's past sessions",
+            actor=admin,
+            now=now - timedelta(days=30),
+        )
     sessions = [(noah, 24, 60, 45), (maya, 17, 60, 60), (noah, 11, 60, 52), (maya, 4, 60, 0)]
     for n, (learner, days_ago, booked, attended) in enumerate(sessions, start=9000):
         start = now - timedelta(days=days_ago)
