@@ -40,8 +40,8 @@ def _git(*args: str) -> str:
     ).stdout.strip()
 
 
-def _run(tree: Path, backend: str, only: str, quick: bool) -> tuple[list[Result], str, dict]:
-    """One ``bench.run_backend`` in ``tree``: its results, the load average around it, meta."""
+def _run(tree: Path, backend: str, only: str, quick: bool) -> tuple[list[Result], str]:
+    """One ``bench.run_backend`` in ``tree``: its results and the load average around it."""
     with tempfile.NamedTemporaryFile(prefix="bench-commits-", suffix=".json") as out:
         command = [sys.executable, "-m", "bench.run_backend", backend, "--only", only]
         command += ["--out", out.name] + (["--quick"] if quick else [])
@@ -56,7 +56,7 @@ def _run(tree: Path, backend: str, only: str, quick: bool) -> tuple[list[Result]
     if report.get("error"):
         raise SystemExit(f"{tree} {backend} failed:\n{report['error']}")
     results = [Result(**row) for row in report.get("results", [])]
-    return results, f"{before:.2f}→{after:.2f}", report.get("meta", {})
+    return results, f"{before:.2f}→{after:.2f}"
 
 
 def _note(result: Result, word: str) -> str:
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
                 for backend in backends:
                     for side in order:
                         print(f"== round {round_number + 1}: {side} ({backend})", flush=True)
-                        results, load, _ = _run(trees[side], backend, args.only, args.quick)
+                        results, load = _run(trees[side], backend, args.only, args.quick)
                         sides[side].append(results)
                         loads.append(f"{side} {backend} {load}")
                     order.reverse()  # ABBA: neither side always runs first

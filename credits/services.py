@@ -338,7 +338,8 @@ def credits_hold(
     )
     if account is None:  # opened by no grant yet (a user bulk-created by a script)
         account = _accounts_locked([user])[user.pk]
-        account.existing_hold = Hold.objects.filter(booking_id=booking_id).values("pk").first()
+        holds = Hold.objects.filter(booking_id=booking_id)
+        account.existing_hold = holds.values_list("pk", flat=True).first()
     if account.existing_hold is not None:
         existing = Hold.objects.select_related("opened_by").get(booking_id=booking_id)
         if existing.account_id != account.pk or existing.amount != amount:

@@ -164,15 +164,7 @@ def match_request(
     learner_lock(learner)
     quota_check(learner=learner, now=now)
     # Read lazily: the first candidate normally books, and later tiers are then never read.
-    candidates = open_slots_for_skill(
-        skill=skill,
-        window_start=max(window_start, now),
-        window_end=window_end,
-        learner=learner,
-        now=now,
-        limit=MAX_CANDIDATES,
-        day_ranges=_day_ranges(learner, max(window_start, now), window_end, day_start, day_end),
-    )
+    candidates = _candidates(learner, skill, window_start, window_end, day_start, day_end, now)
     first = next(candidates, None)
     if first is not None and len(message) > 1000:
         raise ValidationFailed(
@@ -286,6 +278,8 @@ def _candidates(
     day_end: time | None,
     now: datetime,
 ) -> Iterator[AvailabilitySlot]:
+    """The open slots a search may take, best first, read lazily tier by tier (the first
+    normally books, and later tiers are then never read)."""
     start = max(window_start, now)
     return open_slots_for_skill(
         skill=skill,
