@@ -66,7 +66,7 @@ from scheduling.rules import (
     slot_fits_skill,
     teacher_is_bookable,
 )
-from scheduling.services.bookings import learner_has_session_overlapping, learner_lock
+from scheduling.services.bookings import learner_lock, learner_sessions_overlapping
 from skilllink.errors import AppError, Conflict, NotFound, ValidationFailed
 from skilllink.realtime import meeting_group, send_on_commit, user_group
 
@@ -374,10 +374,12 @@ def _new_slot_refusal(
             f"That time is not offered for {booking.skill.name}.",
             fields={"slot": [f"Not offered for {booking.skill.name}."]},
         )
+    # A booking of this very slot is the "taken" check's and the one-per-slot index's
+    # business: one committed between that check and this read still loses as
+    # ``slot_unavailable`` (at the save), not as an overlap.
     for person in (booking.learner, booking.teacher):
-        if learner_has_session_overlapping(
-            learner=person, start=slot.start, end=slot.end, excluding=booking.pk
-        ):
+        others = learner_sessions_overlapping(learner=person, start=slot.start, end=slot.end)
+        if others.exclude(pk=booking.pk).exclude(slot=slot).exists():
             whose = "You already have" if person == booking.learner else "The teacher has"
             return Conflict(f"{whose} another session at that time.", code="booking_overlap")
     return None

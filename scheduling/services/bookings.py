@@ -36,17 +36,6 @@ def learner_sessions_overlapping(
     )
 
 
-def learner_has_session_overlapping(
-    *, learner: User, start: datetime, end: datetime, excluding: int | None = None
-) -> bool:
-    """Whether ``learner`` takes part in an active session overlapping [start, end) (other
-    than the booking ``excluding``)."""
-    sessions = learner_sessions_overlapping(learner=learner, start=start, end=end)
-    if excluding is not None:
-        sessions = sessions.exclude(pk=excluding)
-    return sessions.exists()
-
-
 def _booking_skill(slot: AvailabilitySlot, skill_slug: str | None) -> Skill | None:
     if slot.skill is not None:
         if skill_slug and skill_slug != slot.skill.slug:

@@ -1,7 +1,10 @@
 """Moving a session under real concurrency on PostgreSQL (threads, each on its own
 connection): the booking's row lock and the one-active-booking-per-slot index decide."""
 
+import threading
+
 import pytest
+from django.db import connection
 
 from credits.selectors import credits_summary
 from scheduling.models import Booking, RescheduleRequest
@@ -62,6 +65,47 @@ def test_accept_racing_a_booking_of_the_new_slot_has_one_winner():
         assert active.count() == 1
         moved = Booking.objects.get(pk=booking.pk)
         assert moved.slot_id == (new_slot.pk if outcomes[0] else old_slot.pk)
+    assert ledger_problems() == []
+
+
+def test_a_booking_of_the_new_slot_committed_between_the_accepts_reads_is_slot_unavailable():
+    """The interleaving the race above can hit (CI saw ``booking_overlap``): the accept
+    reads the new slot as free, the rival's booking commits, then the accept reads the
+    teacher's sessions. Django's ``execute_wrapper`` pauses the accept between the two."""
+    skip_unless_postgres()
+    booking, _learner, teacher, old_slot, new_slot = scheduled_with_pending_move()
+    rival = make_learner()
+    rival_result: list = []
+
+    def rival_books():
+        try:
+            rival_result.append(booking_request(learner=rival, slot_id=new_slot.pk))
+        except Exception as error:  # pragma: no cover - shown by the assertion below
+            rival_result.append(error)
+        finally:
+            connection.close()
+
+    def after_the_taken_check(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        is_taken_check = (
+            not rival_result
+            and 'FROM "scheduling_booking" WHERE ("scheduling_booking"."slot_id" =' in sql
+            and new_slot.pk in params
+            and "completed" in params
+        )
+        if is_taken_check:
+            thread = threading.Thread(target=rival_books)
+            thread.start()
+            thread.join(timeout=30)
+            assert not thread.is_alive(), "the rival's booking waited on the accept"
+        return result
+
+    with connection.execute_wrapper(after_the_taken_check), pytest.raises(AppError) as refused:
+        booking_reschedule_accept(booking_id=booking.pk, teacher=teacher)
+    assert isinstance(rival_result[0], Booking), rival_result
+    assert refused.value.code == "slot_unavailable"
+    assert Booking.objects.get(pk=booking.pk).slot_id == old_slot.pk
+    assert RescheduleRequest.objects.get(booking=booking).status == "pending"
     assert ledger_problems() == []
 
 
