@@ -323,24 +323,17 @@ def credits_hold(
 
     Raises ``AppError`` 402 ``insufficient_credits`` and changes nothing when fewer are
     available. Once per booking: calling again for the same booking, user and amount
-    returns the first hold; a different user or amount is a ``Conflict``. An amount of 0
-    holds nothing (None).
+    returns the first hold, also when the calls race (they queue on the account's lock);
+    a different user or amount is a ``Conflict``. An amount of 0 holds nothing (None).
     """
     if not _whole(amount) or amount < 0:
         raise ValidationFailed("A hold is a whole, non-negative number of credits.")
     _check_booking_id(booking_id)
-    # One query: the learner's account, locked, and whether the booking already holds.
-    account = (
-        Account.objects.select_for_update(of=("self",))
-        .filter(user_id=user.pk)
-        .annotate(existing_hold=Subquery(Hold.objects.filter(booking_id=booking_id).values("pk")))
-        .first()
-    )
-    if account is None:  # opened by no grant yet (a user bulk-created by a script)
-        account = _accounts_locked([user])[user.pk]
-        holds = Hold.objects.filter(booking_id=booking_id)
-        account.existing_hold = holds.values_list("pk", flat=True).first()
-    if account.existing_hold is not None:
+    account = _accounts_locked([user])[user.pk]
+    # Read after the lock, in a statement of its own: a call that waited on the lock sees
+    # the hold the one before it committed (within the locking statement, PostgreSQL's
+    # snapshot predates the wait, so a check folded into it would miss that hold).
+    if Hold.objects.filter(booking_id=booking_id).exists():
         existing = Hold.objects.select_related("opened_by").get(booking_id=booking_id)
         if existing.account_id != account.pk or existing.amount != amount:
             raise Conflict(

@@ -132,3 +132,17 @@ def test_the_database_refuses_to_commit_a_transfer_that_does_not_net_to_zero():
         transfer = Transfer.objects.create(kind="grant", idempotency_key="lopsided")
         LedgerEntry.objects.create(transfer=transfer, account=account, amount=5)
     assert not Transfer.objects.filter(idempotency_key="lopsided").exists()
+
+
+def test_parallel_holds_for_one_booking_hold_once_and_return_the_first(settings):
+    """Once per booking also under a race: the calls queue on the account's lock and the
+    later ones find the hold the first committed (not a duplicate-key error)."""
+    skip_unless_postgres()
+    settings.CREDITS_SIGNUP_GRANT = 200
+    learner = make_learner()
+    results = race([lambda: credits_hold(user=learner, amount=60, booking_id=42)] * 5)
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert len({r.pk for r in results}) == 1
+    assert Transfer.objects.filter(kind="hold", booking_id=42).count() == 1
+    assert credits_summary(user=learner) == {"balance": 200, "held": 60, "available": 140}
+    assert ledger_problems() == []
